@@ -1,0 +1,267 @@
+//! Everything about reaching AWS: loading the shared configuration (profiles, environment, SSO,
+//! credential_process), building the IAM / STS / S3 clients, and turning SDK errors into [`Error`]s.
+//!
+//! Endpoint precedence is aws-config's: `AWS_ENDPOINT_URL_<SERVICE>` (env or profile) beats
+//! `--endpoint-url`, which beats `AWS_ENDPOINT_URL`. That lets an S3-compatible store be used for S3 while
+//! IAM and STS still go to AWS (upstream sent one endpoint to all three).
+
+use crate::error::Error;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// The region used when neither the command line, the environment nor the profile names one. IAM is
+/// global and signs in us-east-1, so this is the region every AWS account can use.
+pub const FALLBACK_REGION: &str = "us-east-1";
+
+/// The AWS options every command that talks to AWS accepts.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AwsOptions {
+    /// Use this profile from ~/.aws/config (default: $AWS_PROFILE, else "default").
+    #[arg(long, value_name = "NAME", global = true)]
+    pub profile: Option<String>,
+    /// The AWS region (default: $AWS_REGION, the profile's region, else us-east-1).
+    #[arg(long, value_name = "REGION", global = true)]
+    pub region: Option<String>,
+    /// Send IAM, STS and S3 calls to this URL (e.g. a local emulator); S3 then uses path-style
+    /// addressing. AWS_ENDPOINT_URL_IAM/_STS/_S3 still override it per service.
+    #[arg(long, value_name = "URL", global = true)]
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsOptions {
+    /// The region as far as it is known without reading files: for pure commands (`policy`).
+    pub fn region_hint(&self) -> Option<String> {
+        self.region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .filter(|r| !r.is_empty())
+    }
+}
+
+/// Configured clients. S3 clients for other regions (bucket creation elsewhere) are built on demand.
+#[derive(Clone)]
+pub struct AwsClients {
+    pub config: SdkConfig,
+    pub iam: aws_sdk_iam::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub region: String,
+    /// Whether S3 goes to a custom endpoint, which then needs path-style addressing.
+    s3_path_style: bool,
+}
+
+impl AwsClients {
+    /// Load the shared AWS configuration. This reads files and the environment but makes no network call:
+    /// credentials are resolved lazily on the first request.
+    pub async fn load(options: &AwsOptions) -> AwsClients {
+        let mut profile_region = aws_config::profile::ProfileFileRegionProvider::builder();
+        if let Some(profile) = &options.profile {
+            profile_region = profile_region.profile_name(profile);
+        }
+        // Deliberately not the default chain: its last resort (EC2 instance metadata) can stall for
+        // seconds off EC2, and IAM works from any region anyway.
+        let region_chain = RegionProviderChain::first_try(options.region.clone().map(Region::new))
+            .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
+            .or_else(profile_region.build())
+            .or_else(Region::new(FALLBACK_REGION));
+        let region = region_chain
+            .region()
+            .await
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| FALLBACK_REGION.to_string());
+
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &options.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        let s3_path_style = options.endpoint_url.is_some()
+            || config.endpoint_url().is_some()
+            || env_is_set("AWS_ENDPOINT_URL_S3");
+        let s3 = s3_client(&config, s3_path_style, None);
+        AwsClients {
+            iam: aws_sdk_iam::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            s3,
+            config,
+            region,
+            s3_path_style,
+        }
+    }
+
+    /// An S3 client signing for `region` (CreateBucket must go to the bucket's own region).
+    pub fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {
+        if region == self.region {
+            self.s3.clone()
+        } else {
+            s3_client(&self.config, self.s3_path_style, Some(region))
+        }
+    }
+
+    /// An STS client that authenticates with the given static keys (to prove a new key works).
+    pub fn sts_with_key(&self, access_key_id: &str, secret: &str) -> aws_sdk_sts::Client {
+        let credentials = aws_sdk_sts::config::Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "s3creds-new-key",
+        );
+        let config = aws_sdk_sts::config::Builder::from(&self.config)
+            .credentials_provider(credentials)
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    }
+}
+
+fn env_is_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
+fn s3_client(config: &SdkConfig, path_style: bool, region: Option<&str>) -> aws_sdk_s3::Client {
+    let mut builder = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style);
+    if let Some(region) = region {
+        builder = builder.region(Region::new(region.to_string()));
+    }
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// What went wrong with one AWS call, reduced to what s3creds decides on.
+#[derive(Debug, Clone)]
+pub struct CallFailure {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub status: Option<u16>,
+    /// Set for failures before any answer (no credentials, unreachable endpoint, timeout).
+    pub transport: Option<String>,
+    pub bucket_region: Option<String>,
+}
+
+impl CallFailure {
+    pub fn from_sdk<E, R>(error: &SdkError<E, R>) -> CallFailure
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + HasStatus,
+    {
+        let (status, bucket_region) = error
+            .raw_response()
+            .map(|r| (Some(r.status_code()), r.header("x-amz-bucket-region")))
+            .unwrap_or((None, None));
+        let transport = match error {
+            SdkError::ServiceError(_) => None,
+            other => Some(DisplayErrorContext(other).to_string()),
+        };
+        CallFailure {
+            code: error.code().map(str::to_string),
+            message: error.message().map(str::to_string),
+            status,
+            transport,
+            bucket_region,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404)
+            || matches!(
+                self.code.as_deref(),
+                Some("NoSuchEntity" | "NotFound" | "NoSuchBucket")
+            )
+    }
+
+    pub fn is_auth(&self) -> bool {
+        matches!(self.status, Some(401 | 403))
+            || matches!(
+                self.code.as_deref(),
+                Some(
+                    "AccessDenied"
+                        | "AccessDeniedException"
+                        | "InvalidClientTokenId"
+                        | "SignatureDoesNotMatch"
+                        | "ExpiredToken"
+                        | "UnrecognizedClientException"
+                        | "InvalidAccessKeyId"
+                        | "AuthFailure"
+                )
+            )
+            || self
+                .transport
+                .as_deref()
+                .is_some_and(is_credentials_problem)
+    }
+
+    /// Turn the failure of `operation` into the user-facing error.
+    pub fn into_error(self, operation: &str) -> Error {
+        let message = match (&self.code, &self.message, &self.transport) {
+            (_, _, Some(transport)) => transport.clone(),
+            (Some(code), Some(message), _) => format!("{code}: {message}"),
+            (Some(code), None, _) => code.clone(),
+            (None, Some(message), _) => message.clone(),
+            (None, None, None) => match self.status {
+                Some(status) => format!("AWS answered HTTP {status}"),
+                None => "the call failed without an answer".to_string(),
+            },
+        };
+        if self.is_auth() {
+            let hint = if self
+                .transport
+                .as_deref()
+                .is_some_and(is_credentials_problem)
+            {
+                "no usable AWS credentials: set AWS_PROFILE or pass --profile, run `aws configure` \
+                 or `aws sso login`, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            } else {
+                "the AWS identity in use lacks permission for this call, or its credentials are \
+                 wrong or expired; check with `aws sts get-caller-identity`"
+            };
+            Error::AwsAuth {
+                operation: operation.to_string(),
+                message,
+                hint: Some(hint.to_string()),
+            }
+        } else if self.transport.is_some() {
+            Error::aws(operation, message)
+                .with_hint("check the network, --endpoint-url / AWS_ENDPOINT_URL* and --region")
+        } else {
+            Error::aws(operation, message)
+        }
+    }
+}
+
+fn is_credentials_problem(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    text.contains("no credentials")
+        || text.contains("credentials provider")
+        || text.contains("credentialsnotloaded")
+}
+
+/// The raw response types of the SDK, for reading status and headers without naming their crate twice.
+pub trait HasStatus {
+    fn status_code(&self) -> u16;
+    fn header(&self, name: &str) -> Option<String>;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers().get(name).map(str::to_string)
+    }
+}
+
+/// Shorthand: map an SDK result's error into the s3creds error for `operation`.
+pub fn call_error<E, R>(operation: &str) -> impl FnOnce(SdkError<E, R>) -> Error + '_
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    move |error| CallFailure::from_sdk(&error).into_error(operation)
+}

@@ -1,0 +1,124 @@
+//! The command line: clap definitions only. Values are validated into domain types by the commands.
+
+use crate::aws::AwsOptions;
+use crate::output::Format;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "s3creds",
+    version,
+    about = "Hand out least-privilege S3 credentials: a scoped IAM user, or temporary STS credentials",
+    after_help = "Exit codes: 0 success, 1 internal error, 2 usage, 3 invalid input, \
+                  4 AWS authentication/permission, 5 other AWS error."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub aws: AwsOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create credentials scoped to the named buckets (permanent, or temporary with --duration).
+    Create(CreateArgs),
+    /// Print the policy `create` would use, without calling AWS.
+    Policy(PolicyArgs),
+}
+
+/// The options that decide what the credentials may do; shared by every command that builds a policy.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PolicyOptions {
+    /// Only allow reading from the buckets.
+    #[arg(long, conflicts_with = "write_only")]
+    pub read_only: bool,
+    /// Only allow writing to the buckets (PutObject), not reading.
+    #[arg(long)]
+    pub write_only: bool,
+    /// Only allow keys starting with this prefix (repeatable); `foo/` grants `foo/*`.
+    #[arg(long = "prefix", value_name = "PREFIX")]
+    pub prefixes: Vec<String>,
+    /// A custom policy document: a file path, a JSON string, or - for standard input.
+    /// `$!BUCKET_NAME!$` is replaced by each bucket name.
+    #[arg(
+        long,
+        value_name = "FILE|JSON|-",
+        conflicts_with_all = ["read_only", "write_only", "prefixes"]
+    )]
+    pub policy: Option<String>,
+    /// A JSON statement to add to the policy (repeatable), e.g.
+    /// '{"Effect": "Allow", "Action": "textract:*", "Resource": "*"}'.
+    #[arg(long = "statement", value_name = "JSON")]
+    pub statements: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The buckets the policy covers.
+    #[arg(required = true, value_name = "BUCKET")]
+    pub buckets: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyOptions,
+}
+
+/// How `--dry-run` prints the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The buckets the credentials are for.
+    #[arg(required = true, value_name = "BUCKET")]
+    pub buckets: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyOptions,
+    /// Output format of the credentials.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
+    /// Issue temporary credentials lasting this long: 900, 1200s, 15m, 1h ... 12h.
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// The IAM user to create or reuse (default: s3.<access>.<buckets>). With --duration, the role
+    /// session name.
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+    /// Create the buckets if they do not exist.
+    #[arg(short = 'c', long)]
+    pub create_bucket: bool,
+    /// Make buckets created now publicly readable (public access block off + public-read bucket policy).
+    #[arg(long, requires = "create_bucket")]
+    pub public: bool,
+    /// Make buckets created now public websites (index.html, error.html); implies --public.
+    #[arg(long, requires = "create_bucket")]
+    pub website: bool,
+    /// The region to create buckets in; an existing bucket must already be in it.
+    #[arg(long, value_name = "REGION")]
+    pub bucket_region: Option<String>,
+    /// Only print the credentials: no progress lines on stderr.
+    #[arg(long)]
+    pub silent: bool,
+    /// Print the plan (every AWS call, every policy) and change nothing; needs no AWS credentials.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text"
+    )]
+    pub dry_run: Option<PlanFormat>,
+    /// Permissions boundary for a user created now: a managed policy ARN, or `none`
+    /// (default: S3 read-only or full access; none for --policy/--statement).
+    #[arg(long, value_name = "ARN|none", conflicts_with = "duration")]
+    pub user_permissions_boundary: Option<String>,
+    /// How long to wait for IAM to make a new access key or role usable before giving up.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub wait_timeout: String,
+    /// Do not wait for a new access key to authenticate; print it at once.
+    #[arg(long, conflicts_with = "wait_timeout")]
+    pub no_wait: bool,
+}

@@ -1,0 +1,191 @@
+//! The one error type of s3creds, its exit codes, and how it is shown to a person.
+//!
+//! Every failure a user can cause or meet is a variant here, so the exit code is decided in exactly one
+//! place (`Error::exit_code`) and documented in the README. Messages never carry secrets: the only values
+//! interpolated are names (buckets, users, roles, ARNs, access key IDs) and AWS error codes/messages,
+//! which AWS never fills with secret material.
+
+use std::fmt;
+
+/// Documented process exit codes (see README "Exit codes").
+pub mod exit_code {
+    /// Everything worked.
+    pub const SUCCESS: u8 = 0;
+    /// A bug or an environment problem s3creds did not expect.
+    pub const INTERNAL: u8 = 1;
+    /// The command line could not be parsed (clap uses 2 as well).
+    pub const USAGE: u8 = 2;
+    /// The command line parsed, but a value is invalid (bucket name, duration, JSON, AWS limits...).
+    pub const INVALID_INPUT: u8 = 3;
+    /// AWS refused who we are or what we asked: no or bad credentials, access denied.
+    pub const AWS_AUTH: u8 = 4;
+    /// Any other AWS failure: missing bucket, quota reached, throttling, unreachable endpoint.
+    pub const AWS_OTHER: u8 = 5;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is wrong; nothing was sent to AWS.
+    #[error("{message}")]
+    InvalidInput {
+        message: String,
+        hint: Option<String>,
+    },
+    /// AWS rejected the caller's identity or permissions.
+    #[error("{operation}: {message}")]
+    AwsAuth {
+        operation: String,
+        message: String,
+        hint: Option<String>,
+    },
+    /// Any other AWS-side failure.
+    #[error("{operation}: {message}")]
+    Aws {
+        operation: String,
+        message: String,
+        hint: Option<String>,
+    },
+    /// Something s3creds did not expect.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// A failure after some resources were already created: the user must know what exists now.
+    #[error("{source}")]
+    Partial {
+        #[source]
+        source: Box<Error>,
+        created: Vec<String>,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn invalid_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn aws(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Aws {
+            operation: operation.into(),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Attach (or replace) the hint shown under the message.
+    pub fn with_hint(mut self, new_hint: impl Into<String>) -> Self {
+        match &mut self {
+            Error::InvalidInput { hint, .. }
+            | Error::AwsAuth { hint, .. }
+            | Error::Aws { hint, .. } => *hint = Some(new_hint.into()),
+            Error::Partial { source, .. } => {
+                let inner = std::mem::replace(source.as_mut(), Error::Internal(String::new()));
+                **source = inner.with_hint(new_hint);
+            }
+            Error::Internal(_) => {}
+        }
+        self
+    }
+
+    /// Wrap this error with the list of resources already created, unless that list is empty.
+    pub fn after_creating(self, created: &[String]) -> Self {
+        if created.is_empty() {
+            return self;
+        }
+        match self {
+            Error::Partial {
+                source,
+                created: mut earlier,
+            } => {
+                earlier.extend(created.iter().cloned());
+                Error::Partial {
+                    source,
+                    created: earlier,
+                }
+            }
+            other => Error::Partial {
+                source: Box::new(other),
+                created: created.to_vec(),
+            },
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::InvalidInput { .. } => exit_code::INVALID_INPUT,
+            Error::AwsAuth { .. } => exit_code::AWS_AUTH,
+            Error::Aws { .. } => exit_code::AWS_OTHER,
+            Error::Internal(_) => exit_code::INTERNAL,
+            Error::Partial { source, .. } => source.exit_code(),
+        }
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::InvalidInput { hint, .. }
+            | Error::AwsAuth { hint, .. }
+            | Error::Aws { hint, .. } => hint.as_deref(),
+            Error::Partial { source, .. } => source.hint(),
+            Error::Internal(_) => None,
+        }
+    }
+
+    /// The text printed on stderr: `error: ...`, then `hint: ...` and the created resources if any.
+    pub fn render(&self) -> String {
+        Rendered(self).to_string()
+    }
+}
+
+struct Rendered<'a>(&'a Error);
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let error = self.0;
+        write!(f, "error: {error}")?;
+        if let Some(hint) = error.hint() {
+            write!(f, "\nhint: {hint}")?;
+        }
+        if let Error::Partial { created, .. } = error {
+            write!(f, "\nalready created before the failure (not rolled back):")?;
+            for item in created {
+                write!(f, "\n  - {item}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_keeps_the_inner_exit_code_and_lists_what_exists() {
+        let error = Error::aws("PutUserPolicy", "LimitExceeded: too big")
+            .with_hint("use fewer buckets")
+            .after_creating(&["IAM user u".to_string()]);
+        assert_eq!(error.exit_code(), exit_code::AWS_OTHER);
+        assert_eq!(
+            error.render(),
+            "error: PutUserPolicy: LimitExceeded: too big\nhint: use fewer buckets\n\
+             already created before the failure (not rolled back):\n  - IAM user u"
+        );
+    }
+
+    #[test]
+    fn nothing_created_means_no_partial_wrapper() {
+        let error = Error::invalid("bad").after_creating(&[]);
+        assert!(matches!(error, Error::InvalidInput { .. }));
+        assert_eq!(error.exit_code(), exit_code::INVALID_INPUT);
+    }
+}

@@ -1,0 +1,72 @@
+//! s3creds: hand out least-privilege S3 credentials.
+//!
+//! The binaries `s3creds` and `cargo-s3creds` are thin wrappers around [`main_impl`]. The pure core
+//! (`policy`, `plan`, `names`, `duration`) decides everything; `apply` is the only module that changes AWS.
+
+pub mod apply;
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod duration;
+pub mod error;
+pub mod names;
+pub mod output;
+pub mod plan;
+pub mod policy;
+pub mod secret;
+
+use clap::Parser;
+use error::{exit_code, Error, Result};
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Parse `args` (program name first), run the command, print any error, and return the exit code.
+pub fn main_impl<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                exit_code::USAGE
+            } else {
+                exit_code::SUCCESS
+            });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", error.render());
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> Result<()> {
+    match &cli.command {
+        cli::Command::Policy(args) => commands::policy::run(args, &cli.aws),
+        cli::Command::Create(args) => {
+            // One thread is plenty: the work is waiting on the network, and starting fewer threads
+            // keeps s3creds quick to start.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+            runtime.block_on(commands::create::run(args, &cli.aws))
+        }
+    }
+}
+
+/// Write to stdout; a closed pipe is reported rather than panicking.
+pub fn write_stdout(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::Internal(format!("cannot write to standard output: {e}")))
+}
