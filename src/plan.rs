@@ -650,7 +650,7 @@ pub fn describe(action: &Action) -> String {
         } => format!("PutUserPolicy {policy_name} on user {user_name}:"),
         Action::CreateAccessKey { user_name } => format!("CreateAccessKey for user {user_name}"),
         Action::WaitForAccessKey { timeout_seconds } => format!(
-            "wait up to {timeout_seconds}s until the new key authenticates (sts:GetCallerIdentity)"
+            "WaitForAccessKey: up to {timeout_seconds}s until the new key authenticates (sts:GetCallerIdentity)"
         ),
         Action::GetCallerIdentity => "GetCallerIdentity: the account ID for the trust policy".into(),
         Action::CreateRole {
