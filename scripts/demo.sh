@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The main job end to end: build s3creds, issue permanent and temporary credentials for a bucket, and
+# use them (through the AWS CLI, a real consumer) to write and read an object.
+#
+# With no AWS credentials configured it runs against a local AWS-API emulator (moto on loopback). With
+# credentials configured (AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws/...) it uses that account, creates a
+# uniquely named bucket and IAM user, and deletes them again at the end. S3CREDS_DEMO_EMULATOR=1 forces
+# the emulator.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+scripts/setup-test-env.sh
+cargo build --release --locked --bin s3creds
+S3CREDS="$ROOT/target/release/s3creds"
+AWS="$ROOT/.venv/bin/aws"
+WORK=$(mktemp -d)
+chmod 700 "$WORK"
+MOTO_PID=""
+cleanup_steps=()
+cleanup() {
+    local step
+    for step in "${cleanup_steps[@]}"; do eval "$step" >/dev/null 2>&1 || true; done
+    [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+have_aws_account() {
+    [[ "${S3CREDS_DEMO_EMULATOR:-0}" == 1 ]] && return 1
+    "$AWS" sts get-caller-identity >/dev/null 2>&1
+}
+
+if have_aws_account; then
+    echo "== Using the AWS account of your configuration"
+    BUCKET="s3creds-demo-$(date +%s)-$RANDOM"
+else
+    echo "== No AWS account configured: starting a local AWS-API emulator (moto)"
+    PORT=$("$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
+    MOTO_PID=$!
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/moto-api/" >/dev/null && break; sleep 0.1; done
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
+    export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+    export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+    unset AWS_PROFILE AWS_SESSION_TOKEN
+    BUCKET="s3creds-demo-bucket"
+fi
+USER_NAME="s3.read-write.$BUCKET"
+
+echo
+echo "== 1. The plan, without touching AWS:  s3creds create $BUCKET -c --dry-run"
+"$S3CREDS" create "$BUCKET" -c --dry-run | head -12
+echo "   ..."
+
+echo
+echo "== 2. Permanent credentials (IAM user + inline policy + access key):  s3creds create $BUCKET -c"
+umask 077
+"$S3CREDS" create "$BUCKET" -c > "$WORK/permanent.json"
+cleanup_steps+=("$AWS s3 rb s3://$BUCKET --force")
+cleanup_steps+=("$AWS iam delete-access-key --user-name $USER_NAME --access-key-id $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["AccessKeyId"])' "$WORK/permanent.json")")
+cleanup_steps+=("$AWS iam delete-user-policy --user-name $USER_NAME --policy-name $USER_NAME")
+cleanup_steps+=("$AWS iam delete-user --user-name $USER_NAME")
+python3 - "$WORK/permanent.json" <<'PY'
+import json, sys
+creds = json.load(open(sys.argv[1]))
+print("   issued key", creds["AccessKeyId"], "for user", creds["UserName"], "(secret written to a 0600 file, not shown)")
+PY
+
+as_creds() { # run the AWS CLI with the credentials in $1 (JSON); they travel in the environment only
+    local file=$1; shift
+    python3 - "$file" "$AWS" "$@" <<'PY'
+import json, os, sys
+c = json.load(open(sys.argv[1]))
+env = dict(os.environ, AWS_ACCESS_KEY_ID=c["AccessKeyId"], AWS_SECRET_ACCESS_KEY=c["SecretAccessKey"])
+env.pop("AWS_PROFILE", None)
+env.pop("AWS_SESSION_TOKEN", None)
+if c.get("SessionToken"):
+    env["AWS_SESSION_TOKEN"] = c["SessionToken"]
+os.execve(sys.argv[2], sys.argv[2:], env)
+PY
+}
+
+echo "hello from s3creds" > "$WORK/hello.txt"
+as_creds "$WORK/permanent.json" s3 cp "$WORK/hello.txt" "s3://$BUCKET/hello.txt" --only-show-errors
+echo "   wrote s3://$BUCKET/hello.txt with the permanent credentials"
+
+echo
+echo "== 3. Temporary read-only credentials (STS AssumeRole + session policy):  s3creds create $BUCKET --duration 15m --read-only"
+"$S3CREDS" create "$BUCKET" --duration 15m --read-only > "$WORK/temporary.json"
+echo "   read back: $(as_creds "$WORK/temporary.json" s3 cp "s3://$BUCKET/hello.txt" - )"
+
+echo
+echo "== Done: permanent and temporary credentials issued and used."
