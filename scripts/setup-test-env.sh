@@ -5,6 +5,7 @@
 #   .venv/               moto[server] (the AWS API on loopback), s3-credentials 0.17 (upstream, for
 #                        benchmarks), awscli + boto3 (real credential consumers)
 #   tests/iam-sim/node_modules   @cloud-copilot/iam-simulate (the independent IAM policy evaluator)
+#   apt: keyutils, gnome-keyring, dbus (real keyrings for the credential cache tests)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -31,6 +32,9 @@ need python3 python3
 need node nodejs
 need npm npm
 need curl curl
+need keyctl keyutils                         # the kernel keyring, for the serve cache tests
+need gnome-keyring-daemon gnome-keyring      # a Secret Service, for the serve cache tests
+need dbus-run-session dbus                   # a private D-Bus session for gnome-keyring
 
 if [[ ! -x .venv/bin/python ]]; then
     say "creating .venv"

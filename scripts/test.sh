@@ -10,7 +10,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --no-fail-fast
+    # The kernel keyring tests need a session keyring of their own.
+    keyctl session - cargo nextest run --workspace --locked --no-fail-fast
 else
-    cargo test --workspace --locked --no-fail-fast
+    keyctl session - cargo test --workspace --locked --no-fail-fast
 fi

@@ -50,8 +50,15 @@ struct Run<'a> {
     facts: Mutex<Facts>,
 }
 
+/// What a run produced.
+pub struct Applied {
+    pub credentials: IssuedCredentials,
+    /// The role temporary credentials came from (remembered by `serve`).
+    pub role_arn: Option<String>,
+}
+
 /// Execute `plan` and return the credentials it issues.
-pub async fn apply(plan: &Plan, aws: &AwsClients, progress: Progress) -> Result<IssuedCredentials> {
+pub async fn apply(plan: &Plan, aws: &AwsClients, progress: Progress) -> Result<Applied> {
     let run = Run {
         aws,
         progress,
@@ -66,21 +73,61 @@ pub async fn apply(plan: &Plan, aws: &AwsClients, progress: Progress) -> Result<
         }
     }
     let mut facts = run.facts();
-    if let Some(session) = facts.session.take() {
-        return Ok(session);
-    }
-    match facts.new_key.take() {
-        Some((access_key_id, secret_access_key, create_date, user_name)) => {
-            Ok(IssuedCredentials::AccessKey {
+    let role_arn = facts.role_arn.clone();
+    let credentials = match (facts.session.take(), facts.new_key.take()) {
+        (Some(session), _) => session,
+        (None, Some((access_key_id, secret_access_key, create_date, user_name))) => {
+            IssuedCredentials::AccessKey {
                 user_name,
                 access_key_id,
                 secret_access_key,
                 status: "Active".to_string(),
                 create_date,
-            })
+            }
         }
-        None => Err(Error::Internal("the plan issued no credentials".into())),
-    }
+        (None, None) => return Err(Error::Internal("the plan issued no credentials".into())),
+    };
+    Ok(Applied {
+        credentials,
+        role_arn,
+    })
+}
+
+/// AssumeRole with a session policy, retrying for up to `patience` (a role created moments ago is not
+/// assumable everywhere at once).
+pub async fn assume_role(
+    aws: &AwsClients,
+    role_arn: &str,
+    session_name: &str,
+    policy: &serde_json::Value,
+    duration_seconds: u64,
+    patience: Duration,
+) -> Result<IssuedCredentials> {
+    let document = policy::compact(policy);
+    let call = || async {
+        aws.sts
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name(session_name)
+            .policy(&document)
+            .duration_seconds(duration_seconds as i32)
+            .send()
+            .await
+    };
+    let (result, _) = retry_until(patience, call).await;
+    let output = result
+        .map_err(|e| CallFailure::from_sdk(&e).into_error(&format!("AssumeRole {role_arn}")))?;
+    let credentials = output
+        .credentials()
+        .ok_or_else(|| Error::Internal("AssumeRole returned no credentials".into()))?;
+    let expiration = SystemTime::try_from(*credentials.expiration())
+        .map_err(|e| Error::Internal(format!("bad expiration: {e}")))?;
+    Ok(IssuedCredentials::Session {
+        access_key_id: credentials.access_key_id().to_string(),
+        secret_access_key: Secret::new(credentials.secret_access_key()),
+        session_token: Secret::new(credentials.session_token()),
+        expiration,
+    })
 }
 
 impl Run<'_> {
@@ -482,38 +529,22 @@ impl Run<'_> {
                 self.progress.say(format!(
                     "Assume role against {role_arn} for {duration_seconds}s"
                 ));
-                let document = policy::compact(policy);
-                let call = || async {
-                    aws.sts
-                        .assume_role()
-                        .role_arn(&role_arn)
-                        .role_session_name(session_name)
-                        .policy(&document)
-                        .duration_seconds(*duration_seconds as i32)
-                        .send()
-                        .await
-                };
                 // A new role is not assumable everywhere at once; only then is a retry worth it.
                 let patience = if role_is_new {
                     Duration::from_secs(*wait_seconds_if_role_is_new)
                 } else {
                     Duration::ZERO
                 };
-                let (result, _) = retry_until(patience, call).await;
-                let output = result.map_err(|e| {
-                    CallFailure::from_sdk(&e).into_error(&format!("AssumeRole {role_arn}"))
-                })?;
-                let credentials = output
-                    .credentials()
-                    .ok_or_else(|| Error::Internal("AssumeRole returned no credentials".into()))?;
-                let expiration = SystemTime::try_from(*credentials.expiration())
-                    .map_err(|e| Error::Internal(format!("bad expiration: {e}")))?;
-                self.facts().session = Some(IssuedCredentials::Session {
-                    access_key_id: credentials.access_key_id().to_string(),
-                    secret_access_key: Secret::new(credentials.secret_access_key()),
-                    session_token: Secret::new(credentials.session_token()),
-                    expiration,
-                });
+                let session = assume_role(
+                    aws,
+                    &role_arn,
+                    session_name,
+                    policy,
+                    *duration_seconds,
+                    patience,
+                )
+                .await?;
+                self.facts().session = Some(session);
             }
         }
         Ok(())

@@ -25,6 +25,66 @@ pub enum Command {
     Create(CreateArgs),
     /// Print the policy `create` would use, without calling AWS.
     Policy(PolicyArgs),
+    /// AWS credential_process helper: print cached, scoped temporary credentials.
+    Serve(ServeArgs),
+    /// Write or remove an ~/.aws/config profile whose credential_process is `s3creds serve`.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Inspect or empty the credential cache of `serve`.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The buckets the credentials are for.
+    #[arg(required = true, value_name = "BUCKET")]
+    pub buckets: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyOptions,
+    /// How long the credentials last: 15m ... 12h.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub duration: String,
+    /// Fetch new credentials when the cached ones have less than this left (SDKs such as botocore ask
+    /// again on every call below 15 minutes).
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    pub refresh_window: String,
+    /// Do not use the OS keyring cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Add `[profile NAME]` with `credential_process = /abs/path/s3creds serve BUCKET...`.
+    Add(ProfileAddArgs),
+    /// Remove a profile written by `profile add`.
+    Remove {
+        /// The profile name.
+        name: String,
+        /// Remove it even if s3creds did not write it.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileAddArgs {
+    /// The profile name (used as `aws --profile NAME`).
+    pub name: String,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Replace an existing profile of that name (after a backup of the config file).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List cached credentials: key, buckets, expiry. Never a secret.
+    List,
+    /// Delete every cached credential and remembered role.
+    Clear,
 }
 
 /// The options that decide what the credentials may do; shared by every command that builds a policy.

@@ -140,6 +140,14 @@ impl Error {
         }
     }
 
+    /// `s3creds: error: ... (hint: ...)` on one line, for `serve`, whose stderr SDKs capture.
+    pub fn render_one_line(&self) -> String {
+        match self.hint() {
+            Some(hint) => format!("s3creds: error: {self} (hint: {hint})"),
+            None => format!("s3creds: error: {self}"),
+        }
+    }
+
     /// The text printed on stderr: `error: ...`, then `hint: ...` and the created resources if any.
     pub fn render(&self) -> String {
         Rendered(self).to_string()

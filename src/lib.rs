@@ -5,10 +5,13 @@
 
 pub mod apply;
 pub mod aws;
+pub mod aws_config_file;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod duration;
 pub mod error;
+pub mod keystore;
 pub mod names;
 pub mod output;
 pub mod plan;
@@ -38,10 +41,16 @@ where
             });
         }
     };
+    // A credential_process helper's stderr is read by SDKs: there, one line says it all.
+    let one_line = matches!(cli.command, cli::Command::Serve(_));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{}", error.render());
+            if one_line {
+                eprintln!("{}", error.render_one_line());
+            } else {
+                eprintln!("{}", error.render());
+            }
             ExitCode::from(error.exit_code())
         }
     }
@@ -50,6 +59,9 @@ where
 fn run(cli: cli::Cli) -> Result<()> {
     match &cli.command {
         cli::Command::Policy(args) => commands::policy::run(args, &cli.aws),
+        cli::Command::Serve(args) => commands::serve::run(args, &cli.aws),
+        cli::Command::Profile(command) => commands::profile::run(command, &cli.aws),
+        cli::Command::Cache(command) => commands::cache::run(command),
         cli::Command::Create(args) => {
             // One thread is plenty: the work is waiting on the network, and starting fewer threads
             // keeps s3creds quick to start.

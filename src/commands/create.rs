@@ -24,7 +24,7 @@ pub async fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
     let progress = Progress {
         silent: args.silent,
     };
-    let credentials = apply(&plan, &aws, progress).await?;
+    let credentials = apply(&plan, &aws, progress).await?.credentials;
     let text = credentials.render(args.format)?;
     crate::write_stdout(&text).map_err(|error| {
         // The secret is shown only once: if it could not be written, say which key to delete.

@@ -1,4 +1,7 @@
 //! One module per subcommand.
 
+pub mod cache;
 pub mod create;
 pub mod policy;
+pub mod profile;
+pub mod serve;

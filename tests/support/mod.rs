@@ -514,3 +514,91 @@ impl Outcome {
         self
     }
 }
+
+/// The kernel keyring tests need a session keyring of their own (scripts/test.sh runs the tests under
+/// `keyctl session -`); without one, results would depend on the machine's login setup.
+pub fn assert_private_session_keyring() {
+    let output = Command::new("keyctl")
+        .args(["show", "@s"])
+        .output()
+        .expect("keyctl (package keyutils) is needed: run scripts/setup-test-env.sh");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && !text.contains("_uid_ses"),
+        "run the tests inside `keyctl session -` (scripts/test.sh does): {text}"
+    );
+}
+
+/// `s3creds serve` as an SDK would start it: credentials of the source identity in the environment, a
+/// private cache directory, and the kernel keyring.
+pub fn serve_command(endpoint: &str, cache_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("s3creds"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") || name.starts_with("S3CREDS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .arg("serve")
+        .env("AWS_CONFIG_FILE", "/nonexistent/s3creds-test/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/s3creds-test/credentials",
+        )
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("S3CREDS_CACHE_DIR", cache_dir)
+        .env("S3CREDS_KEYRING", "keyutils")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Run a prepared command and collect its outcome.
+pub fn run_std(command: &mut Command) -> Outcome {
+    let output = command.output().expect("run the command");
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Check a credential_process document against the contract and return it.
+#[track_caller]
+pub fn process_credentials(outcome: &Outcome) -> serde_json::Value {
+    outcome.assert_success();
+    assert_eq!(
+        outcome.stdout.lines().count(),
+        1,
+        "one JSON document: {}",
+        outcome.stdout
+    );
+    let value = outcome.json();
+    assert_eq!(value["Version"], serde_json::json!(1));
+    assert!(value["Version"].is_u64(), "Version must be the integer 1");
+    for key in [
+        "AccessKeyId",
+        "SecretAccessKey",
+        "SessionToken",
+        "Expiration",
+    ] {
+        assert!(
+            value[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key} missing: {value}"
+        );
+    }
+    let expiration = value["Expiration"].as_str().unwrap();
+    assert!(
+        expiration.ends_with('Z') && expiration.contains('T'),
+        "{expiration}"
+    );
+    outcome.assert_no_secret_on_stderr(&[
+        value["SecretAccessKey"].as_str().unwrap(),
+        value["SessionToken"].as_str().unwrap(),
+    ]);
+    value
+}

@@ -1,0 +1,159 @@
+//! Edit `~/.aws/config` without disturbing it: sections are found by their header lines, and every
+//! byte outside the one section being added, replaced or removed is kept as it was (comments, blank
+//! lines, ordering, line endings). An INI library would re-serialize the whole file, so this works on
+//! lines.
+
+use std::path::PathBuf;
+
+/// The AWS config file: `AWS_CONFIG_FILE`, else `~/.aws/config`.
+pub fn config_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("AWS_CONFIG_FILE").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    directories::BaseDirs::new().map(|d| d.home_dir().join(".aws").join("config"))
+}
+
+/// The shared credentials file: `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
+pub fn credentials_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    directories::BaseDirs::new().map(|d| d.home_dir().join(".aws").join("credentials"))
+}
+
+/// The section header of a profile in the config file (`[default]` has no `profile ` prefix).
+pub fn config_header(profile: &str) -> String {
+    if profile == "default" {
+        "[default]".to_string()
+    } else {
+        format!("[profile {profile}]")
+    }
+}
+
+/// The section name a header line opens, normalised (`[ profile  x ]` -> `profile x`).
+fn section_name(line: &str) -> Option<String> {
+    let trimmed = line.trim();
+    let inner = trimmed.strip_prefix('[')?.split(']').next()?;
+    Some(inner.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The byte range of the section named like `header` (from its header line to the next header), if
+/// present.
+pub fn find_section(text: &str, header: &str) -> Option<std::ops::Range<usize>> {
+    let wanted = section_name(header)?;
+    let mut start = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let is_header = line.trim_start().starts_with('[');
+        if is_header {
+            if let Some(begin) = start {
+                return Some(begin..offset);
+            }
+            if section_name(line).as_deref() == Some(wanted.as_str()) {
+                start = Some(offset);
+            }
+        }
+        offset += line.len();
+    }
+    start.map(|begin| begin..text.len())
+}
+
+/// `text` with the section replaced by (or, when absent, followed by) `section`.
+pub fn upsert_section(text: &str, header: &str, section: &str) -> String {
+    match find_section(text, header) {
+        Some(range) => {
+            let mut out = String::with_capacity(text.len() + section.len());
+            out.push_str(&text[..range.start]);
+            out.push_str(section);
+            let rest = &text[range.end..];
+            if !rest.is_empty() && !section.ends_with("\n\n") {
+                out.push('\n');
+            }
+            out.push_str(rest);
+            out
+        }
+        None => {
+            let mut out = text.to_string();
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            if !out.is_empty() && !out.ends_with("\n\n") {
+                out.push('\n');
+            }
+            out.push_str(section);
+            out
+        }
+    }
+}
+
+/// `text` without the section, or None when it is not there.
+pub fn remove_section(text: &str, header: &str) -> Option<String> {
+    let range = find_section(text, header)?;
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..range.start]);
+    out.push_str(&text[range.end..]);
+    // Drop the blank line that separated the removed section from the one before it.
+    if range.end == text.len() && out.ends_with("\n\n") {
+        out.pop();
+    }
+    Some(out)
+}
+
+/// The value of `key` in the section, if any (for the static-keys warning and ownership checks).
+pub fn section_has_key(text: &str, header: &str, key: &str) -> bool {
+    find_section(text, header).is_some_and(|range| {
+        text[range].lines().skip(1).any(|line| {
+            line.split_once('=')
+                .is_some_and(|(k, v)| k.trim() == key && !v.trim().is_empty())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "# my settings\n[default]\nregion = eu-west-1 # keep me\n\n[profile other]\noutput=json\r\n\n; comment\n[profile reports]\ncredential_process = old\n";
+
+    #[test]
+    fn adding_keeps_every_other_byte() {
+        let section = "[profile new]\ncredential_process = /bin/s3creds serve b\n";
+        let out = upsert_section(CONFIG, "[profile new]", section);
+        assert!(out.starts_with(CONFIG), "{out}");
+        assert!(out.ends_with(&format!("\n\n{section}")));
+    }
+
+    #[test]
+    fn replacing_touches_only_that_section() {
+        let section = "[profile other]\ncredential_process = x\n";
+        let out = upsert_section(CONFIG, "[profile other]", section);
+        assert_eq!(
+            out,
+            "# my settings\n[default]\nregion = eu-west-1 # keep me\n\n[profile other]\ncredential_process = x\n\n; comment\n[profile reports]\ncredential_process = old\n"
+        );
+    }
+
+    #[test]
+    fn removing_restores_the_original() {
+        let section = "[profile new]\ncredential_process = y\n";
+        let added = upsert_section(CONFIG, "[profile new]", section);
+        assert_eq!(remove_section(&added, "[profile new]").unwrap(), CONFIG);
+        assert!(remove_section(CONFIG, "[profile missing]").is_none());
+    }
+
+    #[test]
+    fn headers_are_matched_by_name_not_spacing() {
+        assert!(find_section("[ profile   reports ]\nx=1\n", "[profile reports]").is_some());
+        assert!(find_section("[profile reports-2]\n", "[profile reports]").is_none());
+        assert!(section_has_key(
+            CONFIG,
+            "[profile reports]",
+            "credential_process"
+        ));
+        assert!(!section_has_key(
+            CONFIG,
+            "[profile other]",
+            "credential_process"
+        ));
+    }
+}

@@ -1,0 +1,301 @@
+//! `s3creds serve` as a credential_process helper: the contract, the kernel keyring cache, single flight
+//! across processes, and degrading (never failing) when the keyring cannot be used.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use support::{
+    assert_private_session_keyring, process_credentials, run_std, serve_command, Aws, Keys, Moto,
+    Proxy,
+};
+
+fn count(proxy: &Proxy, action: &str) -> usize {
+    proxy.actions().iter().filter(|a| *a == action).count()
+}
+
+fn setup(bucket: &str) -> (Moto, Proxy, tempfile::TempDir) {
+    assert_private_session_keyring();
+    let moto = Moto::start();
+    Aws::new(&moto.url, &Keys::dummy()).create_bucket(bucket);
+    let proxy = Proxy::start(&moto);
+    (moto, proxy, tempfile::tempdir().unwrap())
+}
+
+#[test]
+fn a_second_serve_is_answered_from_the_keyring_without_calling_aws() {
+    let (moto, proxy, cache) = setup("serve-bucket");
+    let first = process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).args(["serve-bucket", "--read-only"]),
+    ));
+    // Default duration 1 h: comfortably more than botocore's 15-minute refresh margin.
+    assert!(proxy.actions().contains(&"AssumeRole".to_string()));
+    let calls_after_first = proxy.actions().len();
+    let second = process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).args(["serve-bucket", "--read-only"]),
+    ));
+    assert_eq!(second["AccessKeyId"], first["AccessKeyId"]);
+    assert_eq!(
+        proxy.actions().len(),
+        calls_after_first,
+        "a cache hit called AWS"
+    );
+
+    // Another policy is another entry; the role is remembered, so the refresh is one AssumeRole.
+    proxy.reset();
+    let other = process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).args(["serve-bucket", "--write-only"]),
+    ));
+    assert_ne!(other["AccessKeyId"], first["AccessKeyId"]);
+    assert_eq!(proxy.actions(), ["AssumeRole"]);
+    let assume = &proxy.calls()[0];
+    assert!(assume["params"]["Policy"]
+        .as_str()
+        .unwrap()
+        .contains("s3:PutObject"));
+    assert_eq!(assume["params"]["DurationSeconds"], "3600");
+
+    // The credentials work.
+    let session = Aws::new(&moto.url, &Keys::from_output(&first));
+    Aws::new(&moto.url, &Keys::dummy())
+        .put_object("serve-bucket", "k", "v")
+        .unwrap();
+    assert_eq!(session.get_object("serve-bucket", "k").unwrap(), "v");
+
+    // `cache list` shows both entries, never a secret; `cache clear` empties the cache.
+    let mut cache_command = serve_command(&proxy.url, cache.path());
+    let listing = run_std(&mut reset_args(&mut cache_command, &["cache", "list"]));
+    listing.assert_success();
+    assert_eq!(listing.stdout.lines().count(), 2, "{}", listing.stdout);
+    assert!(listing.stdout.contains("serve-bucket") && listing.stdout.contains("read-only"));
+    for value in [&first, &other] {
+        assert!(!listing
+            .stdout
+            .contains(value["SecretAccessKey"].as_str().unwrap()));
+        assert!(!listing
+            .stdout
+            .contains(value["SessionToken"].as_str().unwrap()));
+    }
+    let mut clear_command = serve_command(&proxy.url, cache.path());
+    run_std(&mut reset_args(&mut clear_command, &["cache", "clear"])).assert_success();
+    proxy.reset();
+    let after_clear = process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).args(["serve-bucket", "--read-only"]),
+    ));
+    assert_ne!(after_clear["AccessKeyId"], first["AccessKeyId"]);
+    assert!(
+        proxy.actions().contains(&"GetRole".to_string()),
+        "clear forgets the role too"
+    );
+}
+
+/// The serve command with its arguments replaced (serve_command starts with `serve`).
+fn reset_args<'a>(command: &'a mut Command, args: &[&str]) -> Command {
+    let mut fresh = Command::new(command.get_program());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => fresh.env(key, value),
+            None => fresh.env_remove(key),
+        };
+    }
+    fresh.args(args);
+    fresh
+}
+
+#[test]
+fn credentials_inside_the_refresh_window_are_replaced() {
+    let (_moto, proxy, cache) = setup("window-bucket");
+    let serve = |window: &str| {
+        process_credentials(&run_std(serve_command(&proxy.url, cache.path()).args([
+            "window-bucket",
+            "--duration",
+            "15m",
+            "--refresh-window",
+            window,
+        ])))
+    };
+    let first = serve("1m");
+    assert_eq!(serve("1m")["AccessKeyId"], first["AccessKeyId"]);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    // 899 s window: the cached credentials (< 899 s left) must not be served.
+    proxy.reset();
+    let renewed = serve("899");
+    assert_ne!(renewed["AccessKeyId"], first["AccessKeyId"]);
+    assert_eq!(proxy.actions(), ["AssumeRole"]);
+}
+
+#[test]
+fn a_corrupted_record_is_a_miss_and_is_replaced() {
+    let (_moto, proxy, cache) = setup("corrupt-bucket");
+    let first = process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).arg("corrupt-bucket"),
+    ));
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cache.path().join("index.json")).unwrap())
+            .unwrap();
+    let key = index["entries"][0]["key"].as_str().unwrap().to_string();
+    // Overwrite the keyring entry with garbage, as a crash or another version might leave it.
+    let status = Command::new("keyctl")
+        .args([
+            "add",
+            "user",
+            &format!("keyring:{key}@s3creds"),
+            "{not a record",
+            "@s",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    proxy.reset();
+    let second = process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).arg("corrupt-bucket"),
+    ));
+    assert_ne!(second["AccessKeyId"], first["AccessKeyId"]);
+    assert_eq!(proxy.actions(), ["AssumeRole"]);
+    let third = process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).arg("corrupt-bucket"),
+    ));
+    assert_eq!(
+        third["AccessKeyId"], second["AccessKeyId"],
+        "the replacement is cached"
+    );
+}
+
+#[test]
+fn thirty_two_concurrent_helpers_on_a_cold_cache_make_one_assume_role() {
+    let (_moto, proxy, cache) = setup("burst-bucket");
+    let children: Vec<_> = (0..32)
+        .map(|_| {
+            serve_command(&proxy.url, cache.path())
+                .arg("burst-bucket")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut key_ids = std::collections::BTreeSet::new();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let outcome = support::Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        key_ids.insert(
+            process_credentials(&outcome)["AccessKeyId"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(count(&proxy, "AssumeRole"), 1, "{:?}", proxy.actions());
+    assert_eq!(key_ids.len(), 1);
+}
+
+#[test]
+fn without_a_usable_keyring_serve_still_answers() {
+    let (_moto, proxy, cache) = setup("degrade-bucket");
+    // Secret Service asked for, but no D-Bus session: caching is off, said once, credentials still come.
+    let outcome = run_std(
+        serve_command(&proxy.url, cache.path())
+            .arg("degrade-bucket")
+            .env("S3CREDS_KEYRING", "secret-service")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS"),
+    );
+    process_credentials(&outcome);
+    assert_eq!(
+        outcome.stderr.trim(),
+        "s3creds: credential cache off: Secret Service needs a D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)"
+    );
+
+    // --no-cache: silent, and every call fetches.
+    proxy.reset();
+    for _ in 0..2 {
+        let outcome =
+            run_std(serve_command(&proxy.url, cache.path()).args(["degrade-bucket", "--no-cache"]));
+        process_credentials(&outcome);
+        assert!(outcome.stderr.is_empty(), "{}", outcome.stderr);
+    }
+    assert_eq!(count(&proxy, "AssumeRole"), 2);
+
+    // The keyutils trap: a process on the shared user-session keyring. Writes may succeed and reads
+    // fail; serve must detect that (or cache correctly) and answer either way.
+    let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("s3creds");
+    let template = serve_command(&proxy.url, cache.path());
+    let envs: Vec<_> = template
+        .get_envs()
+        .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+        .collect();
+    let mut in_user_session = Command::new("keyctl");
+    in_user_session
+        .args(["session", &format!("_uid_ses.{}", uid.trim())])
+        .arg(&binary)
+        .args(["serve", "degrade-bucket", "--prefix", "trap/"]);
+    for (key, value) in envs {
+        match value {
+            Some(value) => in_user_session.env(key, value),
+            None => in_user_session.env_remove(key),
+        };
+    }
+    let outcome = run_std(&mut in_user_session);
+    // keyctl prints "Joined session keyring: N" on stderr; anything else must be the one cache line.
+    let other_lines: Vec<&str> = outcome
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("Joined session keyring"))
+        .collect();
+    assert!(
+        other_lines.is_empty()
+            || (other_lines.len() == 1
+                && other_lines[0].starts_with("s3creds: credential cache off:")),
+        "{}",
+        outcome.stderr
+    );
+    let outcome = support::Outcome {
+        stderr: String::new(),
+        ..outcome
+    };
+    process_credentials(&outcome);
+}
+
+#[test]
+fn bad_input_and_aws_failures_are_one_clear_line() {
+    let (_moto, proxy, cache) = setup("fail-bucket");
+    let outcome =
+        run_std(serve_command(&proxy.url, cache.path()).args(["fail-bucket", "--duration", "5m"]));
+    assert_eq!(outcome.code, 3);
+    assert!(outcome.stdout.is_empty());
+    assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .starts_with("s3creds: error: invalid --duration"),
+        "{}",
+        outcome.stderr
+    );
+
+    let outcome = run_std(serve_command(&proxy.url, cache.path()).args(["missing-bucket-xyz"]));
+    assert_eq!(outcome.code, 5);
+    assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("bucket missing-bucket-xyz does not exist"),
+        "{}",
+        outcome.stderr
+    );
+
+    let outcome = run_std(serve_command(&proxy.url, cache.path()).args([
+        "fail-bucket",
+        "--refresh-window",
+        "2h",
+    ]));
+    assert_eq!(outcome.code, 3);
+    assert!(
+        outcome.stderr.contains("--refresh-window"),
+        "{}",
+        outcome.stderr
+    );
+}
