@@ -37,25 +37,34 @@ fn section_name(line: &str) -> Option<String> {
     Some(inner.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// The byte range of the section named like `header` (from its header line to the next header), if
-/// present.
+/// The byte range of the section named like `header`: from its header line to the end of its last
+/// setting. Blank lines and comments after the last setting are left out: they usually introduce the
+/// next section, and they must survive a replacement byte for byte.
 pub fn find_section(text: &str, header: &str) -> Option<std::ops::Range<usize>> {
     let wanted = section_name(header)?;
-    let mut start = None;
+    let mut range: Option<std::ops::Range<usize>> = None;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        let is_header = line.trim_start().starts_with('[');
-        if is_header {
-            if let Some(begin) = start {
-                return Some(begin..offset);
+        let trimmed = line.trim_start();
+        let end = offset + line.len();
+        if trimmed.starts_with('[') {
+            if range.is_some() {
+                break;
             }
             if section_name(line).as_deref() == Some(wanted.as_str()) {
-                start = Some(offset);
+                range = Some(offset..end);
+            }
+        } else if let Some(found) = range.as_mut() {
+            let is_setting = !trimmed.trim().is_empty()
+                && !trimmed.starts_with('#')
+                && !trimmed.starts_with(';');
+            if is_setting {
+                found.end = end;
             }
         }
-        offset += line.len();
+        offset = end;
     }
-    start.map(|begin| begin..text.len())
+    range
 }
 
 /// `text` with the section replaced by (or, when absent, followed by) `section`.
@@ -65,11 +74,7 @@ pub fn upsert_section(text: &str, header: &str, section: &str) -> String {
             let mut out = String::with_capacity(text.len() + section.len());
             out.push_str(&text[..range.start]);
             out.push_str(section);
-            let rest = &text[range.end..];
-            if !rest.is_empty() && !section.ends_with("\n\n") {
-                out.push('\n');
-            }
-            out.push_str(rest);
+            out.push_str(&text[range.end..]);
             out
         }
         None => {
@@ -89,14 +94,18 @@ pub fn upsert_section(text: &str, header: &str, section: &str) -> String {
 /// `text` without the section, or None when it is not there.
 pub fn remove_section(text: &str, header: &str) -> Option<String> {
     let range = find_section(text, header)?;
-    let mut out = String::with_capacity(text.len());
-    out.push_str(&text[..range.start]);
-    out.push_str(&text[range.end..]);
-    // Drop the blank line that separated the removed section from the one before it.
-    if range.end == text.len() && out.ends_with("\n\n") {
-        out.pop();
+    let before = &text[..range.start];
+    let mut after = &text[range.end..];
+    // The blank line that separated the removed section from the previous one goes with it.
+    let mut before = before.to_string();
+    if before.ends_with("\n\n") && (after.is_empty() || after.starts_with('\n')) {
+        if after.is_empty() {
+            before.pop();
+        } else {
+            after = &after[1..];
+        }
     }
-    Some(out)
+    Some(before + after)
 }
 
 /// The value of `key` in the section, if any (for the static-keys warning and ownership checks).
@@ -131,6 +140,26 @@ mod tests {
             out,
             "# my settings\n[default]\nregion = eu-west-1 # keep me\n\n[profile other]\ncredential_process = x\n\n; comment\n[profile reports]\ncredential_process = old\n"
         );
+    }
+
+    #[test]
+    fn comments_after_a_section_survive_its_replacement() {
+        let text = "[profile a]\nx = 1\n\n; about b\n[profile b]\ny = 2\n# end\n";
+        let out = upsert_section(text, "[profile a]", "[profile a]\nz = 3\n");
+        assert_eq!(
+            out,
+            "[profile a]\nz = 3\n\n; about b\n[profile b]\ny = 2\n# end\n"
+        );
+        let out = upsert_section(text, "[profile b]", "[profile b]\nw = 4\n");
+        assert_eq!(
+            out,
+            "[profile a]\nx = 1\n\n; about b\n[profile b]\nw = 4\n# end\n"
+        );
+        let removed = remove_section(
+            "[profile a]\nx = 1\n\n[profile b]\ny = 2\n\n[profile c]\n",
+            "[profile b]",
+        );
+        assert_eq!(removed.unwrap(), "[profile a]\nx = 1\n\n[profile c]\n");
     }
 
     #[test]

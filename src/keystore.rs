@@ -46,7 +46,9 @@ impl KeyStore {
     /// to the kernel keyring but not read what it wrote, which would silently cache nothing.
     pub fn set(&self, name: &str, value: &str) -> Result<(), String> {
         let entry = self.entry(name)?;
-        entry.set_password(value).map_err(|e| e.to_string())?;
+        entry
+            .set_password(value)
+            .map_err(|e| format!("the {} keyring refused the write: {e}", self.backend))?;
         match entry.get_password() {
             Ok(read) if read == value => Ok(()),
             _ => {

@@ -62,8 +62,8 @@ fn a_second_serve_is_answered_from_the_keyring_without_calling_aws() {
     assert_eq!(session.get_object("serve-bucket", "k").unwrap(), "v");
 
     // `cache list` shows both entries, never a secret; `cache clear` empties the cache.
-    let mut cache_command = serve_command(&proxy.url, cache.path());
-    let listing = run_std(&mut reset_args(&mut cache_command, &["cache", "list"]));
+    let cache_command = serve_command(&proxy.url, cache.path());
+    let listing = run_std(&mut reset_args(&cache_command, &["cache", "list"]));
     listing.assert_success();
     assert_eq!(listing.stdout.lines().count(), 2, "{}", listing.stdout);
     assert!(listing.stdout.contains("serve-bucket") && listing.stdout.contains("read-only"));
@@ -75,8 +75,8 @@ fn a_second_serve_is_answered_from_the_keyring_without_calling_aws() {
             .stdout
             .contains(value["SessionToken"].as_str().unwrap()));
     }
-    let mut clear_command = serve_command(&proxy.url, cache.path());
-    run_std(&mut reset_args(&mut clear_command, &["cache", "clear"])).assert_success();
+    let clear_command = serve_command(&proxy.url, cache.path());
+    run_std(&mut reset_args(&clear_command, &["cache", "clear"])).assert_success();
     proxy.reset();
     let after_clear = process_credentials(&run_std(
         serve_command(&proxy.url, cache.path()).args(["serve-bucket", "--read-only"]),
@@ -89,7 +89,7 @@ fn a_second_serve_is_answered_from_the_keyring_without_calling_aws() {
 }
 
 /// The serve command with its arguments replaced (serve_command starts with `serve`).
-fn reset_args<'a>(command: &'a mut Command, args: &[&str]) -> Command {
+fn reset_args(command: &Command, args: &[&str]) -> Command {
     let mut fresh = Command::new(command.get_program());
     for (key, value) in command.get_envs() {
         match value {
@@ -298,4 +298,79 @@ fn bad_input_and_aws_failures_are_one_clear_line() {
         "{}",
         outcome.stderr
     );
+}
+
+/// A full kernel keyring quota: serve still answers, says once why nothing was cached, exits 0. Runs as
+/// `nobody` (when root) so the filled quota is not the one other tests use.
+#[test]
+fn a_full_keyring_quota_degrades_to_no_cache() {
+    let (_moto, proxy, cache) = setup("quota-bucket");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("fill-and-serve.sh");
+    std::fs::write(
+        &script,
+        r#"head -c 3000 /dev/zero | tr '\0' x > "$HOME/big"
+head -c 50 /dev/zero | tr '\0' x > "$HOME/small"
+i=0
+while keyctl padd user "big$i" @s < "$HOME/big" >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 10000 ] && exit 90; done
+while keyctl padd user "small$i" @s < "$HOME/small" >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 20000 ] && exit 91; done
+exec "$S3CREDS" serve quota-bucket
+"#,
+    )
+    .unwrap();
+    let is_root = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        == "0";
+    set_mode(dir.path(), 0o777);
+    let mut command = Command::new(if is_root { "setpriv" } else { "env" });
+    if is_root {
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"]);
+    }
+    let template = serve_command(&proxy.url, cache.path());
+    for (key, value) in template.get_envs() {
+        if let Some(value) = value {
+            command.arg(format!(
+                "{}={}",
+                key.to_string_lossy(),
+                value.to_string_lossy()
+            ));
+        }
+    }
+    command
+        .arg(format!("HOME={}", dir.path().display()))
+        .arg(format!(
+            "S3CREDS_CACHE_DIR={}",
+            dir.path().join("cache").display()
+        ))
+        .arg(format!(
+            "S3CREDS={}",
+            assert_cmd::cargo::cargo_bin("s3creds").display()
+        ))
+        .args(["keyctl", "session", "-", "sh"])
+        .arg(&script);
+    let outcome = run_std(&mut command);
+    let lines: Vec<&str> = outcome
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("Joined session keyring"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", outcome.stderr);
+    assert!(
+        lines[0].starts_with(
+            "s3creds: credential cache off: the kernel (keyutils) keyring refused the write"
+        ),
+        "{}",
+        outcome.stderr
+    );
+    let outcome = support::Outcome {
+        stderr: String::new(),
+        ..outcome
+    };
+    process_credentials(&outcome);
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }

@@ -98,7 +98,16 @@ pub fn run(args: &ServeArgs, aws_options: &AwsOptions) -> Result<()> {
         remembered_role.as_deref(),
     )?;
     if let Some(store) = &store {
-        if let Err(reason) = cache::save(store, &key, &record) {
+        let mut saved = cache::save(store, &key, &record);
+        if saved.is_err() {
+            // A full keyring (the kernel's per-user quota is 20,000 bytes) may only hold expired
+            // entries: purge them and try once more.
+            if let Some(dir) = &dir {
+                purge_expired(store, dir);
+                saved = cache::save(store, &key, &record);
+            }
+        }
+        if let Err(reason) = saved {
             caching_off(&reason);
         } else if let Some(dir) = &dir {
             remember(store, dir, &source, &key, &request, &record, role_arn);
@@ -188,6 +197,25 @@ fn to_record(credentials: IssuedCredentials) -> Result<Record> {
         IssuedCredentials::AccessKey { .. } => Err(Error::Internal(
             "serve expected temporary credentials".into(),
         )),
+    }
+}
+
+/// Delete every expired entry the index knows of.
+fn purge_expired(store: &KeyStore, dir: &Path) {
+    let now = cache::unix_seconds(SystemTime::now());
+    let mut expired = Vec::new();
+    let updated = Index::update(dir, |index| {
+        index.entries.retain(|entry| {
+            if entry.expiration <= now {
+                expired.push(entry.key.clone());
+            }
+            entry.expiration > now
+        });
+    });
+    if updated.is_ok() {
+        for key in expired {
+            cache::remove(store, &key);
+        }
     }
 }
 
