@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
 pub mod create;
+pub mod plugin;
 pub mod policy;

@@ -106,6 +106,14 @@ pub struct PluginTableV1 {
     pub format: CallFn,
 }
 
+impl std::fmt::Debug for PluginTableV1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginTableV1")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `size_of::<PluginTableV1>()` as the `u32` the header carries.
 pub const TABLE_V1_SIZE: u32 = std::mem::size_of::<PluginTableV1>() as u32;
 
