@@ -315,9 +315,10 @@ impl LoadedPlugin {
         };
         let code = invoke(std::ptr::from_mut(&mut collected).cast());
         let text = String::from_utf8_lossy(&collected.bytes).into_owned();
+        // Only messages are redacted: a successful result is the credentials, by design.
         let text = match secrets {
-            Some(secrets) => redact(&text, secrets),
-            None => text,
+            Some(secrets) if code != status::OK => redact(&text, secrets),
+            _ => text,
         };
         if collected.overflow {
             return Err(plugin_error(
