@@ -337,7 +337,7 @@ fn shell_exports_output_sources_in_sh() {
     let [id, secret, token] = sourced(&permanent);
     assert_eq!(
         admin.access_key_ids("s3.read-write.shell-bucket"),
-        [id.clone()],
+        std::slice::from_ref(&id),
         "{permanent}"
     );
     assert_eq!(secret.len(), 40, "{permanent}");

@@ -34,7 +34,11 @@ fn install(registry: &Registry, path: &Path) -> Result<()> {
         eprintln!("Building {} with cargo build --release", source.display());
         build::build_crate(&source)?
     } else {
-        source.clone()
+        // A link to a library is fine to install from: the copy made is a regular file. (Installed
+        // files themselves must be regular files.)
+        source.canonicalize().map_err(|e| {
+            Error::invalid(format!("plugin {}: cannot read it: {e}", source.display()))
+        })?
     };
     let installed = registry.install(&library, &source.display().to_string())?;
     eprintln!(
