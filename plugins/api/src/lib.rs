@@ -441,6 +441,73 @@ mod tests {
         assert_eq!(std::mem::offset_of!(TableHeader, size), 4);
     }
 
+    struct Panicky;
+
+    impl Plugin for Panicky {
+        fn name(&self) -> String {
+            "panicky".into()
+        }
+        fn version(&self) -> String {
+            "1".into()
+        }
+        fn preset(&self, name: &str, _: &PresetRequest) -> Result<Vec<serde_json::Value>, String> {
+            panic!("boom in {name}")
+        }
+    }
+
+    struct Instance;
+
+    impl glue::Instance for Instance {
+        fn get() -> &'static dyn Plugin {
+            &Panicky
+        }
+    }
+
+    unsafe extern "C" fn append(ctx: *mut c_void, data: *const u8, len: usize) {
+        // SAFETY: `ctx` is the `Vec<u8>` of `call`, and the glue lends `len` readable bytes.
+        unsafe { (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len)) }
+    }
+
+    fn call(function: CallFn, name: &str, input: &str) -> (i32, String) {
+        let mut out: Vec<u8> = Vec::new();
+        // SAFETY: both ranges outlive the call and `append` matches `ctx`.
+        let code = unsafe {
+            function(
+                name.as_ptr(),
+                name.len(),
+                input.as_ptr(),
+                input.len(),
+                std::ptr::from_mut(&mut out).cast(),
+                append,
+            )
+        };
+        (code, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status_and_its_message() {
+        let table = glue::table_v1::<Instance>();
+        assert_eq!(
+            table.header,
+            TableHeader {
+                abi_version: ABI_VERSION,
+                size: TABLE_V1_SIZE
+            }
+        );
+        let request = r#"{"buckets":["b"],"access":"read-write"}"#;
+        assert_eq!(
+            call(table.preset, "x", request),
+            (status::PANIC, "boom in x".to_string())
+        );
+        let (code, message) = call(table.format, "f", "{}");
+        assert_eq!(
+            (code, message.as_str()),
+            (status::ERROR, "this plugin has no format \"f\"")
+        );
+        let (code, _) = call(table.preset, "x", "not json");
+        assert_eq!(code, status::BAD_INPUT);
+    }
+
     #[test]
     fn a_request_without_partition_defaults_to_aws() {
         let request: PresetRequest =
