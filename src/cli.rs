@@ -1,7 +1,6 @@
 //! The command line: clap definitions only. Values are validated into domain types by the commands.
 
 use crate::aws::AwsOptions;
-use crate::output::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -33,6 +32,9 @@ pub enum Command {
     /// Inspect or empty the credential cache of `serve`.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Install, list, inspect and remove plugins (presets and output formats).
+    #[command(subcommand)]
+    Plugin(PluginCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -87,6 +89,29 @@ pub enum CacheCommand {
     Clear,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Install a plugin: a built library (.so/.dylib/.dll), or a plugin crate folder to build with
+    /// `cargo build --release`. The library is copied into the data folder and its SHA-256 recorded.
+    Install {
+        /// The library file or the crate folder.
+        #[arg(value_name = "PATH")]
+        path: std::path::PathBuf,
+    },
+    /// List installed plugins: name, version, ABI, what they provide, and whether their file is intact.
+    List,
+    /// Load an installed plugin and describe it.
+    Info {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Uninstall a plugin and delete its library.
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
 /// The options that decide what the credentials may do; shared by every command that builds a policy.
 #[derive(Debug, Clone, Default, Args)]
 pub struct PolicyOptions {
@@ -111,6 +136,10 @@ pub struct PolicyOptions {
     /// '{"Effect": "Allow", "Action": "textract:*", "Resource": "*"}'.
     #[arg(long = "statement", value_name = "JSON")]
     pub statements: Vec<String>,
+    /// Add the statements of an installed plugin's preset (repeatable), e.g. `textract`.
+    /// See `s3creds plugin list`.
+    #[arg(long = "preset", value_name = "NAME")]
+    pub presets: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -136,9 +165,9 @@ pub struct CreateArgs {
     pub buckets: Vec<String>,
     #[command(flatten)]
     pub policy: PolicyOptions,
-    /// Output format of the credentials.
-    #[arg(long, value_enum, default_value = "json")]
-    pub format: Format,
+    /// Output format of the credentials: json, ini, or a format of an installed plugin.
+    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    pub format: String,
     /// Issue temporary credentials lasting this long: 900, 1200s, 15m, 1h ... 12h.
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,

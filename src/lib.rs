@@ -2,6 +2,9 @@
 //!
 //! The binaries `s3creds` and `cargo-s3creds` are thin wrappers around [`main_impl`]. The pure core
 //! (`policy`, `plan`, `names`, `duration`) decides everything; `apply` is the only module that changes AWS.
+//! `plugin::loader` is the only module allowed `unsafe` code.
+
+#![deny(unsafe_code)]
 
 pub mod apply;
 pub mod aws;
@@ -15,6 +18,7 @@ pub mod keystore;
 pub mod names;
 pub mod output;
 pub mod plan;
+pub mod plugin;
 pub mod policy;
 pub mod secret;
 
@@ -62,6 +66,7 @@ fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Serve(args) => commands::serve::run(args, &cli.aws),
         cli::Command::Profile(command) => commands::profile::run(command, &cli.aws),
         cli::Command::Cache(command) => commands::cache::run(command),
+        cli::Command::Plugin(command) => commands::plugin::run(command),
         cli::Command::Create(args) => {
             // One thread is plenty: the work is waiting on the network, and starting fewer threads
             // keeps s3creds quick to start.

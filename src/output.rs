@@ -26,12 +26,25 @@ pub enum IssuedCredentials {
 }
 
 /// The built-in output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// The AWS API's JSON shape (as s3-credentials prints it).
     Json,
     /// A `[default]` section for ~/.aws/credentials.
     Ini,
+}
+
+/// The names of the built-in formats; they win over any plugin's format of the same name.
+pub const BUILT_IN_FORMATS: [&str; 2] = ["json", "ini"];
+
+impl Format {
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name {
+            "json" => Some(Format::Json),
+            "ini" => Some(Format::Ini),
+            _ => None,
+        }
+    }
 }
 
 /// RFC 3339 in UTC with a `Z`, the one timestamp form every AWS SDK parses.

@@ -526,7 +526,7 @@ fn check_size(document: &Value, limit: usize, what: &str) -> Result<()> {
     if size > limit {
         return Err(Error::invalid_with_hint(
             format!("the {what} would be {size} characters; AWS allows at most {limit}"),
-            "name fewer buckets or prefixes per credential, or shorten --policy/--statement",
+            "name fewer buckets or prefixes per credential, or shorten --policy/--statement/--preset",
         ));
     }
     Ok(())

@@ -6,10 +6,14 @@ use crate::cli::{CreateArgs, PlanFormat};
 use crate::duration;
 use crate::error::Result;
 use crate::plan::{self, BoundaryChoice, CreateRequest, CredentialKind};
+use crate::plugin::resolve::CredentialFormat;
 use std::time::Duration;
 
 pub async fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
     let request = create_request(args, aws_options)?;
+    // Resolved before anything is created: an unknown or broken format plugin must not leave behind
+    // credentials nobody can see.
+    let format = CredentialFormat::resolve(&args.format)?;
     let plan = plan::plan(&request)?;
     match args.dry_run {
         Some(PlanFormat::Text) => return crate::write_stdout(&plan::render_text(&plan)),
@@ -25,7 +29,13 @@ pub async fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
         silent: args.silent,
     };
     let credentials = apply(&plan, &aws, progress).await?.credentials;
-    let text = credentials.render(args.format)?;
+    let text = format.render(&credentials).map_err(|error| {
+        error.with_hint(format!(
+            "credentials {} were issued but could not be formatted; delete them, or run again \
+             with --format json",
+            credentials.access_key_id()
+        ))
+    })?;
     crate::write_stdout(&text).map_err(|error| {
         // The secret is shown only once: if it could not be written, say which key to delete.
         error.with_hint(format!(

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod create;
+pub mod plugin;
 pub mod policy;
 pub mod profile;
 pub mod serve;

@@ -52,6 +52,10 @@ pub fn policy_request(
     if let Some(region) = aws.region_hint() {
         request.partition = policy::partition_for_region(&region).to_string();
     }
+    // Presets last: the plugin sees the final buckets, access, prefixes and partition. With no
+    // --preset this reads nothing from disk.
+    let preset_statements = crate::plugin::resolve::preset_statements(&options.presets, &request)?;
+    request.extra_statements.extend(preset_statements);
     // Generate once now so every problem in the documents is reported before any AWS call.
     request.document()?;
     Ok(request)

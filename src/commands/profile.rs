@@ -126,6 +126,9 @@ pub fn credential_process_line(serve: &ServeArgs, aws: &AwsOptions) -> Result<St
             .map_err(|e| Error::invalid(format!("--policy {file:?}: {e}")))?;
         words.extend(["--policy".into(), absolute.to_string_lossy().into_owned()]);
     }
+    for preset in &policy.presets {
+        words.extend(["--preset".into(), preset.clone()]);
+    }
     for statement in &policy.statements {
         words.extend(["--statement".into(), statement.clone()]);
     }
