@@ -374,3 +374,51 @@ fn set_mode(path: &std::path::Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
+
+/// The hot path stays cold: without --preset, serve does not even read the plugin manifest.
+#[test]
+fn serve_loads_no_plugin_without_a_preset() {
+    let (_moto, proxy, cache) = setup("cold-bucket");
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir(data.path().join("plugins")).unwrap();
+    std::fs::write(
+        data.path().join("plugins/manifest.toml"),
+        "this is = not [valid toml",
+    )
+    .unwrap();
+    let outcome = run_std(
+        serve_command(&proxy.url, cache.path())
+            .arg("cold-bucket")
+            .env("S3CREDS_DATA_DIR", data.path()),
+    );
+    process_credentials(&outcome);
+    let outcome = run_std(
+        serve_command(&proxy.url, cache.path())
+            .args(["cold-bucket", "--preset", "textract"])
+            .env("S3CREDS_DATA_DIR", data.path()),
+    );
+    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("the plugin manifest"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+/// A source profile whose own credentials come from s3creds would recurse; the nested serve stops.
+#[test]
+fn a_nested_serve_refuses_to_recurse() {
+    let (_moto, proxy, cache) = setup("nested-bucket");
+    let outcome = run_std(
+        serve_command(&proxy.url, cache.path())
+            .arg("nested-bucket")
+            .env("S3CREDS_SERVING", "1"),
+    );
+    assert_eq!(outcome.code, 3);
+    assert_eq!(outcome.stderr.lines().count(), 1);
+    assert!(
+        outcome.stderr.contains("started by s3creds serve"),
+        "{}",
+        outcome.stderr
+    );
+}

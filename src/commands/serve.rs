@@ -24,7 +24,21 @@ const LOCK_WAIT: Duration = Duration::from_secs(4);
 /// How long `serve` waits for a role it just created to become assumable.
 const NEW_ROLE_PATIENCE: Duration = Duration::from_secs(30);
 
+/// Set for the lifetime of a `serve` process and inherited by anything it starts. aws-config may run
+/// a profile's credential_process to get the source identity; if that profile is itself an s3creds
+/// profile, the nested `serve` sees this and stops instead of recursing.
+const SERVING_MARKER: &str = "S3CREDS_SERVING";
+
 pub fn run(args: &ServeArgs, aws_options: &AwsOptions) -> Result<()> {
+    if std::env::var_os(SERVING_MARKER).is_some() {
+        return Err(Error::invalid_with_hint(
+            "s3creds serve was started by s3creds serve: the source profile's credentials come from \
+             s3creds itself",
+            "give `serve` a --profile whose credentials are not a credential_process running s3creds",
+        ));
+    }
+    // Still single-threaded here: setting the environment cannot race with a reader.
+    std::env::set_var(SERVING_MARKER, "1");
     let request =
         crate::commands::policy::policy_request(&args.buckets, &args.policy, aws_options)?;
     let session_duration = duration::parse_session_duration(&args.duration)?;

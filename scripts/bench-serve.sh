@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Benchmark the credential_process path side by side, in one run, against one local moto server:
+#   - `s3creds serve BUCKET` on a cache hit (kernel keyring), the number that matters: SDKs run the
+#     helper at every client start, the AWS CLI at every command;
+#   - `/bin/true`, the floor for starting any helper process;
+#   - upstream's documented path: `s3-credentials localserver` running, `curl -s http://.../` as helper;
+#   - the miss path (`serve --no-cache`: one AssumeRole with the remembered role);
+#   - 32 helpers started at once on a cold cache (and how many AssumeRole calls they made).
+#
+# Usage: scripts/bench-serve.sh        (RUNS=300 by default; S3CREDS=target/release/s3creds)
+# Needs: scripts/setup-test-env.sh done, keyutils, hyperfine (installed with apt-get when missing).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+# The kernel keyring cache needs a session keyring of its own.
+if [[ -z "${S3CREDS_BENCH_IN_SESSION:-}" ]]; then
+    export S3CREDS_BENCH_IN_SESSION=1
+    exec keyctl session - "$0" "$@"
+fi
+
+S3CREDS=${S3CREDS:-$ROOT/target/release/s3creds}
+RUNS=${RUNS:-300}
+[[ -x "$S3CREDS" ]] || { echo "bench-serve: build first: cargo build --release (or set S3CREDS)" >&2; exit 1; }
+command -v hyperfine >/dev/null || { apt-get install -y hyperfine >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y hyperfine >/dev/null; }; }
+PY="$ROOT/.venv/bin/python"
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "bench-serve: $1 did not come up" >&2; exit 1; }
+
+MOTO_PORT=$(free_port)
+MOTO_IAM_LOAD_MANAGED_POLICIES=true "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/"
+PROXY_PORT_FILE="$WORK/proxy.port"
+"$PY" "$ROOT/scripts/counting_proxy.py" --listen-port 0 --upstream "http://127.0.0.1:$MOTO_PORT" >"$PROXY_PORT_FILE" &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q READY "$PROXY_PORT_FILE" 2>/dev/null && break; sleep 0.05; done
+PROXY="http://127.0.0.1:$(awk '/READY/{print $2}' "$PROXY_PORT_FILE")"
+
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+export S3CREDS_CACHE_DIR="$WORK/cache" S3CREDS_KEYRING=keyutils
+unset AWS_PROFILE DBUS_SESSION_BUS_ADDRESS
+"$PY" -c 'import boto3, os; boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bucket="bench-serve")'
+
+UP_PORT=$(free_port)
+"$ROOT/.venv/bin/s3-credentials" localserver bench-serve --duration 1h --host 127.0.0.1 --port "$UP_PORT" \
+    --endpoint-url "$AWS_ENDPOINT_URL" >"$WORK/localserver.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$UP_PORT/"
+
+"$S3CREDS" serve bench-serve >/dev/null   # fill the cache and remember the role
+"$S3CREDS" serve bench-serve >/dev/null
+
+hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/hot.json" \
+    -n "/bin/true (floor)" "/bin/true" \
+    -n "s3creds serve (cache hit)" "$S3CREDS serve bench-serve" \
+    -n "upstream: curl localserver" "curl -s http://127.0.0.1:$UP_PORT/" >"$WORK/hot.txt"
+hyperfine -N --warmup 3 --runs 30 --export-json "$WORK/miss.json" \
+    -n "s3creds serve --no-cache (miss: one AssumeRole)" "$S3CREDS serve bench-serve --no-cache" >"$WORK/miss.txt"
+hyperfine --warmup 1 --runs 10 --export-json "$WORK/burst.json" \
+    --prepare "$S3CREDS cache clear >/dev/null" \
+    -n "32 x s3creds serve at once, cold cache" \
+    "for i in \$(seq 32); do $S3CREDS serve bench-serve >/dev/null & done; wait" >"$WORK/burst.txt"
+
+# One counted cold burst: how many AssumeRole calls do 32 helpers make?
+"$S3CREDS" cache clear >/dev/null
+curl -s -X POST "$PROXY/__proxy/reset" >/dev/null
+for i in $(seq 32); do AWS_ENDPOINT_URL="$PROXY" "$S3CREDS" serve bench-serve >/dev/null & done; wait
+ASSUMES=$(curl -s "$PROXY/__proxy/count" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["by_action"].get("AssumeRole", 0))')
+
+"$PY" - "$WORK" "$ASSUMES" <<'PY'
+import json, statistics, sys
+work, assumes = sys.argv[1], sys.argv[2]
+def load(name):
+    return {r["command"]: r for r in json.load(open(f"{work}/{name}.json"))["results"]}
+hot, miss, burst = load("hot"), load("miss"), load("burst")
+ms = lambda r: statistics.median(r["times"]) * 1000
+floor = ms(hot["/bin/true (floor)"])
+hit = ms(hot["s3creds serve (cache hit)"])
+curl = ms(hot["upstream: curl localserver"])
+print("credential_process helper, median wall time")
+print(f"  /bin/true (floor)                 {floor:8.2f} ms")
+print(f"  s3creds serve, cache hit          {hit:8.2f} ms   = {hit/floor:.2f} x floor, {hit/curl:.2f} x upstream")
+print(f"  upstream: curl to localserver     {curl:8.2f} ms   (plus a resident Python server)")
+for name, r in miss.items():
+    print(f"  {name:34s}{ms(r):8.2f} ms")
+for name, r in burst.items():
+    print(f"  {name:34s}{ms(r):8.2f} ms   ({assumes} AssumeRole call(s) for 32 helpers)")
+PY
