@@ -176,12 +176,7 @@ fn thirty_two_concurrent_helpers_on_a_cold_cache_make_one_assume_role() {
         .collect();
     let mut key_ids = std::collections::BTreeSet::new();
     for child in children {
-        let output = child.wait_with_output().unwrap();
-        let outcome = support::Outcome {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        let outcome = support::Outcome::from(child.wait_with_output().unwrap());
         key_ids.insert(
             process_credentials(&outcome)["AccessKeyId"]
                 .as_str()

@@ -452,11 +452,17 @@ pub struct Outcome {
 }
 
 pub fn run(mut command: assert_cmd::Command) -> Outcome {
-    let output = command.output().expect("run s3creds");
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    Outcome::from(command.output().expect("run s3creds"))
+}
+
+impl From<std::process::Output> for Outcome {
+    /// A signal (no exit code) becomes -1, which no assertion on an exit code accepts.
+    fn from(output: std::process::Output) -> Outcome {
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
 }
 
@@ -559,12 +565,7 @@ pub fn serve_command(endpoint: &str, cache_dir: &std::path::Path) -> Command {
 
 /// Run a prepared command and collect its outcome.
 pub fn run_std(command: &mut Command) -> Outcome {
-    let output = command.output().expect("run the command");
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Outcome::from(command.output().expect("run the command"))
 }
 
 /// Check a credential_process document against the contract and return it.
