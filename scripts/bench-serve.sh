@@ -71,7 +71,9 @@ hyperfine --warmup 1 --runs 10 --export-json "$WORK/burst.json" \
 # One counted cold burst: how many AssumeRole calls do 32 helpers make?
 "$S3CREDS" cache clear >/dev/null
 curl -s -X POST "$PROXY/__proxy/reset" >/dev/null
-for i in $(seq 32); do AWS_ENDPOINT_URL="$PROXY" "$S3CREDS" serve bench-serve >/dev/null & done; wait
+BURST=()
+for i in $(seq 32); do AWS_ENDPOINT_URL="$PROXY" "$S3CREDS" serve bench-serve >/dev/null & BURST+=($!); done
+wait "${BURST[@]}"   # not a bare `wait`: moto, the proxy and localserver are background jobs too
 ASSUMES=$(curl -s "$PROXY/__proxy/count" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["by_action"].get("AssumeRole", 0))')
 
 "$PY" - "$WORK" "$ASSUMES" <<'PY'
