@@ -91,4 +91,13 @@ echo "== 3. Temporary read-only credentials (STS AssumeRole + session policy):  
 echo "   read back: $(as_creds "$WORK/temporary.json" s3 cp "s3://$BUCKET/hello.txt" - )"
 
 echo
-echo "== Done: permanent and temporary credentials issued and used."
+echo "== 4. Every SDK through credential_process:  s3creds profile add demo-ro $BUCKET --read-only"
+DEMO_CONFIG="$WORK/aws-config"
+AWS_CONFIG_FILE="$DEMO_CONFIG" "$S3CREDS" ${AWS_PROFILE:+--profile "$AWS_PROFILE"} profile add demo-ro "$BUCKET" --read-only
+grep credential_process "$DEMO_CONFIG" | sed 's/^/   /'
+echo "   aws --profile demo-ro s3 cp s3://$BUCKET/hello.txt - : $(AWS_CONFIG_FILE="$DEMO_CONFIG" "$AWS" --profile demo-ro s3 cp "s3://$BUCKET/hello.txt" -)"
+echo "   the credentials are now cached in the OS keyring (later calls make no AWS call):"
+AWS_CONFIG_FILE="$DEMO_CONFIG" "$S3CREDS" cache list | sed 's/^/   /'
+
+echo
+echo "== Done: permanent and temporary credentials issued and used, and served to the AWS CLI."
