@@ -44,6 +44,7 @@ else
     export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
     export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
     unset AWS_PROFILE AWS_SESSION_TOKEN
+    export S3CREDS_CACHE_DIR="$WORK/cache"   # keep emulator credentials out of your real cache index
     BUCKET="s3creds-demo-bucket"
 fi
 USER_NAME="s3.read-write.$BUCKET"
