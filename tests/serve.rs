@@ -417,3 +417,48 @@ fn a_nested_serve_refuses_to_recurse() {
         outcome.stderr
     );
 }
+
+/// With a remembered role, a refresh is one AssumeRole; when that fails (role deleted, trust changed),
+/// serve re-validates the role (recreating it if needed) and retries once.
+#[test]
+fn a_failed_refresh_revalidates_the_role_and_retries_once() {
+    let (_moto, proxy, cache) = setup("retry-bucket");
+    process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).arg("retry-bucket"),
+    ));
+    proxy.reset();
+    proxy.fail_next("AssumeRole", 1, 403, "AccessDenied");
+    let outcome =
+        run_std(serve_command(&proxy.url, cache.path()).args(["retry-bucket", "--read-only"]));
+    process_credentials(&outcome);
+    assert!(outcome.stderr.is_empty(), "{}", outcome.stderr);
+    let actions = proxy.actions();
+    assert_eq!(
+        actions.first().map(String::as_str),
+        Some("AssumeRole"),
+        "{actions:?}"
+    );
+    let mut revalidation = actions[1..3].to_vec();
+    revalidation.sort();
+    assert_eq!(
+        revalidation,
+        ["GetRole", "HEAD /retry-bucket"],
+        "{actions:?}"
+    );
+    assert_eq!(actions[3..], ["AssumeRole"], "{actions:?}");
+
+    // Two failures in a row: one clear line, non-zero exit, no retry storm.
+    proxy.reset();
+    proxy.fail_next("AssumeRole", 2, 403, "AccessDenied");
+    let outcome =
+        run_std(serve_command(&proxy.url, cache.path()).args(["retry-bucket", "--write-only"]));
+    assert_eq!(outcome.code, 4, "{}", outcome.stderr);
+    assert!(outcome.stdout.is_empty());
+    assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.starts_with("s3creds: error: AssumeRole"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(count(&proxy, "AssumeRole"), 2);
+}
