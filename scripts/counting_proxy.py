@@ -19,7 +19,8 @@ Operation names:
 Control endpoints (neither forwarded nor counted):
   GET  /__proxy/count  -> {"total": N, "by_action": {"CreateUser": 1, ...}}
   GET  /__proxy/calls  -> [{"action": "CreateUser", "params": {...form parameters...},
-                            "access_key_id": "AKIA..."}, ...] in arrival order; the
+                            "access_key_id": "AKIA...", "signing_region": "us-east-1"},
+                           ...] in arrival order; the
                           parameters are those of form-encoded (IAM/STS) requests, which
                           never carry secrets; the key ID is read from the SigV4
                           Authorization header (never the signature)
@@ -80,12 +81,17 @@ class Stats:
         self.faults = {}
         self._log = open(log_path, "a", encoding="utf-8") if log_path else None
 
-    def record(self, op, params=None, access_key_id=None):
+    def record(self, op, params=None, access_key_id=None, signing_region=None):
         with self._lock:
             self.total += 1
             self.by_action[op] = self.by_action.get(op, 0) + 1
             self.calls.append(
-                {"action": op, "params": params or {}, "access_key_id": access_key_id}
+                {
+                    "action": op,
+                    "params": params or {},
+                    "access_key_id": access_key_id,
+                    "signing_region": signing_region,
+                }
             )
             if self._log is not None:
                 self._log.write(op + "\n")
@@ -135,14 +141,26 @@ def form_params(method, headers, body):
     return {k: v[0] for k, v in form.items() if k not in ("Action", "Version")}
 
 
-def signing_key_id(headers):
-    """The access key ID of a SigV4 Authorization header (Credential=AKID/date/...)."""
+def credential_scope(headers):
+    """The parts of a SigV4 Authorization header's Credential=AKID/date/region/service/aws4_request."""
     auth = headers.get("Authorization") or ""
     marker = "Credential="
     start = auth.find(marker)
     if start < 0:
-        return None
-    return auth[start + len(marker):].split("/", 1)[0]
+        return []
+    return auth[start + len(marker):].split(",", 1)[0].split("/")
+
+
+def signing_key_id(headers):
+    """The access key ID of a SigV4 Authorization header (never the signature)."""
+    scope = credential_scope(headers)
+    return scope[0] if scope else None
+
+
+def signing_region(headers):
+    """The region a request was signed for."""
+    scope = credential_scope(headers)
+    return scope[2] if len(scope) > 2 else None
 
 
 def operation_name(method, path, headers, body):
@@ -311,6 +329,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 op,
                 form_params(self.command, self.headers, body),
                 signing_key_id(self.headers),
+                signing_region(self.headers),
             )
             fault = self.stats.take_fault(op)
             if fault is not None:

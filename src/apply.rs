@@ -305,14 +305,14 @@ impl Run<'_> {
                 self.progress
                     .say(format!("Created bucket: {bucket} in {region}"));
             }
-            Action::PutPublicAccessBlock { bucket } => {
+            Action::PutPublicAccessBlock { bucket, region } => {
                 let config = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
                     .block_public_acls(false)
                     .ignore_public_acls(false)
                     .block_public_policy(false)
                     .restrict_public_buckets(false)
                     .build();
-                aws.s3
+                aws.s3_in(region)
                     .put_public_access_block()
                     .bucket(bucket)
                     .public_access_block_configuration(config)
@@ -323,8 +323,12 @@ impl Run<'_> {
                 self.progress
                     .say(format!("Turned off the public access block of {bucket}"));
             }
-            Action::PutBucketPolicy { bucket, policy } => {
-                aws.s3
+            Action::PutBucketPolicy {
+                bucket,
+                region,
+                policy,
+            } => {
+                aws.s3_in(region)
                     .put_bucket_policy()
                     .bucket(bucket)
                     .policy(policy::compact(policy))
@@ -337,6 +341,7 @@ impl Run<'_> {
             }
             Action::PutBucketWebsite {
                 bucket,
+                region,
                 index_document,
                 error_document,
                 url,
@@ -353,7 +358,7 @@ impl Run<'_> {
                     .index_document(index)
                     .error_document(error)
                     .build();
-                aws.s3
+                aws.s3_in(region)
                     .put_bucket_website()
                     .bucket(bucket)
                     .website_configuration(config)

@@ -113,15 +113,20 @@ pub enum Action {
         bucket: String,
         region: String,
     },
+    /// The configuration calls go to the bucket's own region: S3 answers a request for a bucket sent
+    /// to another region with a redirect, which the SDK does not follow.
     PutPublicAccessBlock {
         bucket: String,
+        region: String,
     },
     PutBucketPolicy {
         bucket: String,
+        region: String,
         policy: Value,
     },
     PutBucketWebsite {
         bucket: String,
+        region: String,
         index_document: String,
         error_document: String,
         url: String,
@@ -458,12 +463,14 @@ fn bucket_creation_lane(
             missing(),
             Action::PutPublicAccessBlock {
                 bucket: bucket.to_string(),
+                region: region.to_string(),
             },
         ));
         lane.push(when(
             missing(),
             Action::PutBucketPolicy {
                 bucket: bucket.to_string(),
+                region: region.to_string(),
                 policy: policy::public_bucket_policy(partition, bucket),
             },
         ));
@@ -473,6 +480,7 @@ fn bucket_creation_lane(
             missing(),
             Action::PutBucketWebsite {
                 bucket: bucket.to_string(),
+                region: region.to_string(),
                 index_document: "index.html".to_string(),
                 error_document: "error.html".to_string(),
                 url: website_url(bucket, region),
@@ -622,7 +630,7 @@ pub fn describe(action: &Action) -> String {
         }
         Action::GetRole { role_name } => format!("GetRole {role_name}"),
         Action::CreateBucket { bucket, region } => format!("CreateBucket {bucket} in {region}"),
-        Action::PutPublicAccessBlock { bucket } => {
+        Action::PutPublicAccessBlock { bucket, .. } => {
             format!("PutPublicAccessBlock {bucket}: all four settings off")
         }
         Action::PutBucketPolicy { bucket, .. } => {
@@ -633,6 +641,7 @@ pub fn describe(action: &Action) -> String {
             index_document,
             error_document,
             url,
+            ..
         } => format!(
             "PutBucketWebsite {bucket}: index {index_document}, errors {error_document}, at {url}"
         ),

@@ -437,3 +437,50 @@ fn cargo_subcommand_behaves_like_the_binary() {
     assert!(dry_run.status.success());
     assert!(String::from_utf8_lossy(&dry_run.stdout).contains("HeadBucket cargo-bucket"));
 }
+
+/// Buckets created in another region are created and configured through that region's endpoint (S3
+/// answers other regions with a redirect the SDK does not follow; moto would not notice, so the signing
+/// region of each call is checked).
+#[test]
+fn buckets_in_another_region_are_configured_in_that_region() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(&moto);
+    run({
+        let mut c = s3creds(&proxy.url, &Keys::dummy());
+        c.args([
+            "create",
+            "far-bucket",
+            "-c",
+            "--website",
+            "--bucket-region",
+            "eu-west-2",
+            "--silent",
+        ]);
+        c
+    })
+    .assert_success();
+    let calls = proxy.calls();
+    let configuration: Vec<(String, String)> = calls
+        .iter()
+        .filter(|c| c["action"].as_str().unwrap().starts_with("PUT /far-bucket"))
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_string(),
+                c["signing_region"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let actions: Vec<&str> = configuration.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "PUT /far-bucket",
+            "PUT /far-bucket?publicAccessBlock",
+            "PUT /far-bucket?policy",
+            "PUT /far-bucket?website"
+        ]
+    );
+    for (action, region) in &configuration {
+        assert_eq!(region, "eu-west-2", "{action} was signed for {region}");
+    }
+}
