@@ -284,6 +284,19 @@ impl Index {
             .unwrap_or_default()
     }
 
+    /// Drop the entries that have expired and return their keys, for deletion from the keyring.
+    pub fn take_expired(&mut self) -> Vec<String> {
+        let now = unix_seconds(SystemTime::now());
+        let (expired, live) = std::mem::take(&mut self.entries)
+            .into_iter()
+            .partition(|entry| entry.expiration <= now);
+        self.entries = live;
+        expired
+            .into_iter()
+            .map(|entry: IndexEntry| entry.key)
+            .collect()
+    }
+
     /// Read-modify-write under the index lock; the change sees the latest index.
     pub fn update(dir: &Path, change: impl FnOnce(&mut Index)) -> std::io::Result<()> {
         private_dir(dir)?;

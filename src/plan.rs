@@ -529,7 +529,8 @@ fn validate_region(region: &str) -> Result<()> {
     }
 }
 
-fn check_size(document: &Value, limit: usize, what: &str) -> Result<()> {
+/// Refuse a policy document longer than AWS allows (white space not counted).
+pub fn check_size(document: &Value, limit: usize, what: &str) -> Result<()> {
     let size = policy::compact_len(document);
     if size > limit {
         return Err(Error::invalid_with_hint(

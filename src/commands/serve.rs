@@ -17,7 +17,7 @@ use crate::output::IssuedCredentials;
 use crate::plan::{self, CreateRequest, CredentialKind, ROLE_NAME};
 use crate::policy;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// How long a process waits for another one that is already fetching the same credentials.
 const LOCK_WAIT: Duration = Duration::from_secs(4);
@@ -53,14 +53,12 @@ pub fn run(args: &ServeArgs, aws_options: &AwsOptions) -> Result<()> {
         ));
     }
     let document = request.document()?;
+    plan::check_size(
+        &document,
+        policy::MAX_SESSION_POLICY_CHARS,
+        "session policy",
+    )?;
     let compact = policy::compact(&document);
-    if compact.chars().count() > policy::MAX_SESSION_POLICY_CHARS {
-        return Err(Error::invalid(format!(
-            "the session policy would be {} characters; AWS allows at most {}",
-            compact.chars().count(),
-            policy::MAX_SESSION_POLICY_CHARS
-        )));
-    }
     let source = Source::from_environment(
         aws_options.profile.as_deref(),
         aws_options.endpoint_url.as_deref(),
@@ -216,17 +214,8 @@ fn to_record(credentials: IssuedCredentials) -> Result<Record> {
 
 /// Delete every expired entry the index knows of.
 fn purge_expired(store: &KeyStore, dir: &Path) {
-    let now = cache::unix_seconds(SystemTime::now());
     let mut expired = Vec::new();
-    let updated = Index::update(dir, |index| {
-        index.entries.retain(|entry| {
-            if entry.expiration <= now {
-                expired.push(entry.key.clone());
-            }
-            entry.expiration > now
-        });
-    });
-    if updated.is_ok() {
+    if Index::update(dir, |index| expired = index.take_expired()).is_ok() {
         for key in expired {
             cache::remove(store, &key);
         }
@@ -244,16 +233,10 @@ fn remember(
     record: &Record,
     role_arn: Option<String>,
 ) {
-    let now = cache::unix_seconds(SystemTime::now());
     let mut expired = Vec::new();
     let result = Index::update(dir, |index| {
-        index.entries.retain(|entry| {
-            let keep = entry.expiration > now && entry.key != key;
-            if entry.expiration <= now {
-                expired.push(entry.key.clone());
-            }
-            keep
-        });
+        expired = index.take_expired();
+        index.entries.retain(|entry| entry.key != key);
         index.entries.push(IndexEntry {
             key: key.to_string(),
             buckets: request.buckets.clone(),
