@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// The AWS config file: `AWS_CONFIG_FILE`, else `~/.aws/config`.
 pub fn config_path() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("AWS_CONFIG_FILE").filter(|p| !p.is_empty()) {
+    if let Some(path) = crate::env::var_os(crate::env::AWS_CONFIG_FILE) {
         return Some(PathBuf::from(path));
     }
     directories::BaseDirs::new().map(|d| d.home_dir().join(".aws").join("config"))
@@ -15,7 +15,7 @@ pub fn config_path() -> Option<PathBuf> {
 
 /// The shared credentials file: `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
 pub fn credentials_path() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE").filter(|p| !p.is_empty()) {
+    if let Some(path) = crate::env::var_os(crate::env::AWS_SHARED_CREDENTIALS_FILE) {
         return Some(PathBuf::from(path));
     }
     directories::BaseDirs::new().map(|d| d.home_dir().join(".aws").join("credentials"))
@@ -108,13 +108,18 @@ pub fn remove_section(text: &str, header: &str) -> Option<String> {
     Some(before + after)
 }
 
-/// The value of `key` in the section, if any (for the static-keys warning and ownership checks).
+/// Whether `key` has a value in the section (for the static-keys warning and ownership checks).
 pub fn section_has_key(text: &str, header: &str, key: &str) -> bool {
-    find_section(text, header).is_some_and(|range| {
-        text[range].lines().skip(1).any(|line| {
-            line.split_once('=')
-                .is_some_and(|(k, v)| k.trim() == key && !v.trim().is_empty())
-        })
+    section_value(text, header, key).is_some()
+}
+
+/// The value of `key` in the section, without an inline comment (` #` or ` ;`), if set.
+pub fn section_value(text: &str, header: &str, key: &str) -> Option<String> {
+    let range = find_section(text, header)?;
+    text[range].lines().skip(1).find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        let value = v.split(" #").next()?.split(" ;").next()?.trim();
+        (k.trim() == key && !value.is_empty()).then(|| value.to_string())
     })
 }
 
@@ -123,6 +128,24 @@ mod tests {
     use super::*;
 
     const CONFIG: &str = "# my settings\n[default]\nregion = eu-west-1 # keep me\n\n[profile other]\noutput=json\r\n\n; comment\n[profile reports]\ncredential_process = old\n";
+
+    #[test]
+    fn values_are_read_without_inline_comments() {
+        assert_eq!(
+            section_value(CONFIG, "[default]", "region").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            section_value(CONFIG, "[profile other]", "output").as_deref(),
+            Some("json")
+        );
+        assert_eq!(section_value(CONFIG, "[profile other]", "region"), None);
+        assert!(section_has_key(
+            CONFIG,
+            "[profile reports]",
+            "credential_process"
+        ));
+    }
 
     #[test]
     fn adding_keeps_every_other_byte() {

@@ -37,7 +37,7 @@ pub enum Command {
     Plugin(PluginCommand),
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct ServeArgs {
     /// The buckets the credentials are for.
     #[arg(required = true, value_name = "BUCKET")]
@@ -54,6 +54,62 @@ pub struct ServeArgs {
     /// Do not use the OS keyring cache.
     #[arg(long)]
     pub no_cache: bool,
+}
+
+impl ServeArgs {
+    /// The words after `serve` that parse back into exactly these arguments. `profile add` writes its
+    /// credential_process line from this. Every field is destructured, so a new `serve` option does not
+    /// compile until it is written here too (and `tests::serve_args_round_trip` covers it).
+    pub fn to_argv(&self) -> Vec<String> {
+        let ServeArgs {
+            buckets,
+            policy,
+            duration,
+            refresh_window,
+            no_cache,
+        } = self;
+        let mut words = buckets.clone();
+        words.extend(policy.to_argv());
+        words.extend(["--duration".into(), duration.clone()]);
+        words.extend(["--refresh-window".into(), refresh_window.clone()]);
+        if *no_cache {
+            words.push("--no-cache".into());
+        }
+        words
+    }
+}
+
+impl PolicyOptions {
+    fn to_argv(&self) -> Vec<String> {
+        let PolicyOptions {
+            read_only,
+            write_only,
+            prefixes,
+            policy,
+            statements,
+            presets,
+        } = self;
+        let mut words = Vec::new();
+        if *read_only {
+            words.push("--read-only".to_string());
+        }
+        if *write_only {
+            words.push("--write-only".to_string());
+        }
+        for prefix in prefixes {
+            words.extend(["--prefix".to_string(), prefix.clone()]);
+        }
+        if let Some(policy) = policy {
+            words.extend(["--policy".to_string(), policy.clone()]);
+        }
+        for statement in statements {
+            words.extend(["--statement".to_string(), statement.clone()]);
+        }
+        for preset in presets {
+            words.extend(["--preset".to_string(), preset.clone()]);
+        }
+        words
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,7 +169,7 @@ pub enum PluginCommand {
 }
 
 /// The options that decide what the credentials may do; shared by every command that builds a policy.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct PolicyOptions {
     /// Only allow reading from the buckets.
     #[arg(long, conflicts_with = "write_only")]
@@ -210,4 +266,80 @@ pub struct CreateArgs {
     /// Do not wait for a new access key to authenticate; print it at once.
     #[arg(long, conflicts_with = "wait_timeout")]
     pub no_wait: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[String]) -> Cli {
+        Cli::try_parse_from(
+            ["s3creds".to_string()]
+                .into_iter()
+                .chain(words.iter().cloned()),
+        )
+        .unwrap_or_else(|e| panic!("{words:?}: {e}"))
+    }
+
+    fn serve_args(cli: Cli) -> (AwsOptions, ServeArgs) {
+        match cli.command {
+            Command::Serve(args) => (cli.aws, args),
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    /// parse -> write -> parse gives the same request, for every `serve` option at once and for the
+    /// defaults.
+    #[test]
+    fn serve_args_round_trip() {
+        let every_option: Vec<String> = [
+            "--profile",
+            "src",
+            "--region",
+            "eu-west-2",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "serve",
+            "b-one",
+            "b-two",
+            "--read-only",
+            "--prefix",
+            "a/",
+            "--prefix",
+            "b/*",
+            "--statement",
+            r#"{"Effect":"Allow","Action":"textract:*","Resource":"*"}"#,
+            "--preset",
+            "textract",
+            "--duration",
+            "2h",
+            "--refresh-window",
+            "20m",
+            "--no-cache",
+        ]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+        let with_policy: Vec<String> = [
+            "serve",
+            "b-one",
+            "--policy",
+            "/abs/p.json",
+            "--statement",
+            "{}",
+        ]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+        let defaults: Vec<String> = ["serve", "b-one"].iter().map(|w| w.to_string()).collect();
+        for words in [every_option, with_policy, defaults] {
+            let (aws, args) = serve_args(parse(&words));
+            let mut written = aws.to_argv();
+            written.push("serve".into());
+            written.extend(args.to_argv());
+            let (aws_again, args_again) = serve_args(parse(&written));
+            assert_eq!(args_again, args, "{written:?}");
+            assert_eq!(aws_again, aws, "{written:?}");
+        }
+    }
 }

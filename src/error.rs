@@ -82,6 +82,15 @@ impl Error {
         }
     }
 
+    /// No home directory to find a file or folder in: the user's environment, which they can fix, so
+    /// the same exit code (invalid input) wherever it happens.
+    pub fn no_home(what: &str, variable: &str) -> Self {
+        Error::invalid_with_hint(
+            format!("cannot find {what}: there is no home directory (HOME is not set)"),
+            format!("set HOME, or set {variable}"),
+        )
+    }
+
     /// Attach (or replace) the hint shown under the message.
     pub fn with_hint(mut self, new_hint: impl Into<String>) -> Self {
         match &mut self {

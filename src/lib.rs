@@ -1,31 +1,36 @@
 //! s3creds: hand out least-privilege S3 credentials.
 //!
-//! The binaries `s3creds` and `cargo-s3creds` are thin wrappers around [`main_impl`]. The pure core
-//! (`policy`, `plan`, `names`, `duration`) decides everything; `apply` is the only module that changes AWS.
-//! `plugin::loader` is the only module allowed `unsafe` code.
+//! The binaries `s3creds` and `cargo-s3creds` are thin wrappers around [`main_impl`]. The layers, from
+//! the bottom up:
+//!
+//! * `core`: pure. The validated request, policy documents, the plan of AWS calls, the verdicts on what
+//!   AWS reports. No I/O (enforced by `tests/layering.rs`).
+//! * `request`: the command line into `core`'s request types (reads input files, resolves presets).
+//! * `aws`: configuration, clients, and `apply`, the only code that changes AWS.
+//! * `cache`: the credential cache (keyring, index, single flight).
+//! * `plugin`: presets and formats from dynamic libraries; `plugin::loader` is the only `unsafe` code.
+//! * `output`, `credentials`, `secret`, `error`, `env`, `aws_config_file`: shared pieces.
+//! * `commands`: one thin module per subcommand.
 
 #![deny(unsafe_code)]
 
-pub mod apply;
-pub mod aws;
-pub mod aws_config_file;
-pub mod cache;
-pub mod cli;
-pub mod commands;
-pub mod duration;
+mod aws;
+mod aws_config_file;
+mod cache;
+mod cli;
+mod commands;
+pub mod core;
+mod credentials;
+mod env;
 pub mod error;
-pub mod keystore;
-pub mod names;
-pub mod output;
-pub mod plan;
-pub mod plugin;
-pub mod policy;
-pub mod secret;
+mod output;
+mod plugin;
+mod request;
+mod secret;
 
 use clap::Parser;
-use error::{exit_code, Error, Result};
+use error::{exit_code, Result};
 use std::ffi::OsString;
-use std::io::Write;
 use std::process::ExitCode;
 
 /// Parse `args` (program name first), run the command, print any error, and return the exit code.
@@ -67,23 +72,6 @@ fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Profile(command) => commands::profile::run(command, &cli.aws),
         cli::Command::Cache(command) => commands::cache::run(command),
         cli::Command::Plugin(command) => commands::plugin::run(command),
-        cli::Command::Create(args) => {
-            // One thread is plenty: the work is waiting on the network, and starting fewer threads
-            // keeps s3creds quick to start.
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-            runtime.block_on(commands::create::run(args, &cli.aws))
-        }
+        cli::Command::Create(args) => commands::create::run(args, &cli.aws),
     }
-}
-
-/// Write to stdout; a closed pipe is reported rather than panicking.
-pub fn write_stdout(text: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Error::Internal(format!("cannot write to standard output: {e}")))
 }

@@ -1,29 +1,10 @@
-//! The credentials s3creds issues and the formats they are printed in (stdout only).
+//! How issued credentials are printed (stdout only): the built-in formats, and stdout itself.
 
+use crate::core::time::rfc3339;
+use crate::credentials::IssuedCredentials;
 use crate::error::{Error, Result};
-use crate::secret::Secret;
 use serde_json::{json, Value};
-use std::time::SystemTime;
-
-/// Credentials returned by `create`.
-#[derive(Debug, Clone)]
-pub enum IssuedCredentials {
-    /// An IAM user's access key: permanent.
-    AccessKey {
-        user_name: String,
-        access_key_id: String,
-        secret_access_key: Secret,
-        status: String,
-        create_date: Option<SystemTime>,
-    },
-    /// STS credentials: temporary.
-    Session {
-        access_key_id: String,
-        secret_access_key: Secret,
-        session_token: Secret,
-        expiration: SystemTime,
-    },
-}
+use std::io::Write;
 
 /// The built-in output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,116 +28,96 @@ impl Format {
     }
 }
 
-/// RFC 3339 in UTC with a `Z`, the one timestamp form every AWS SDK parses.
-pub fn rfc3339(time: SystemTime) -> String {
-    aws_smithy_types::DateTime::from(time)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .expect("a SystemTime after 1970 always formats")
+/// The same keys, in the same order, as s3-credentials' JSON output.
+pub fn to_json(credentials: &IssuedCredentials) -> Result<Value> {
+    Ok(match credentials {
+        IssuedCredentials::AccessKey(key) => json!({
+            "UserName": key.user_name,
+            "AccessKeyId": key.access_key_id,
+            "Status": key.status,
+            "SecretAccessKey": key.secret_access_key.expose(),
+            "CreateDate": key.create_date.map(rfc3339).transpose()?,
+        }),
+        IssuedCredentials::Session(session) => json!({
+            "AccessKeyId": session.access_key_id,
+            "SecretAccessKey": session.secret_access_key.expose(),
+            "SessionToken": session.session_token.expose(),
+            "Expiration": rfc3339(session.expiration)?,
+        }),
+    })
 }
 
-impl IssuedCredentials {
-    pub fn access_key_id(&self) -> &str {
-        match self {
-            IssuedCredentials::AccessKey { access_key_id, .. }
-            | IssuedCredentials::Session { access_key_id, .. } => access_key_id,
-        }
-    }
+/// The credential_process document (`Version` 1, PascalCase keys, `Expiration` with a `Z`).
+pub fn process_json(session: &crate::credentials::SessionCredentials) -> Result<Value> {
+    Ok(json!({
+        "Version": 1,
+        "AccessKeyId": session.access_key_id,
+        "SecretAccessKey": session.secret_access_key.expose(),
+        "SessionToken": session.session_token.expose(),
+        "Expiration": rfc3339(session.expiration)?,
+    }))
+}
 
-    /// The same keys, in the same order, as s3-credentials' JSON output.
-    pub fn to_json(&self) -> Value {
-        match self {
-            IssuedCredentials::AccessKey {
-                user_name,
-                access_key_id,
-                secret_access_key,
-                status,
-                create_date,
-            } => json!({
-                "UserName": user_name,
-                "AccessKeyId": access_key_id,
-                "Status": status,
-                "SecretAccessKey": secret_access_key.expose(),
-                "CreateDate": create_date.map(rfc3339),
-            }),
-            IssuedCredentials::Session {
-                access_key_id,
-                secret_access_key,
-                session_token,
-                expiration,
-            } => json!({
-                "AccessKeyId": access_key_id,
-                "SecretAccessKey": secret_access_key.expose(),
-                "SessionToken": session_token.expose(),
-                "Expiration": rfc3339(*expiration),
-            }),
-        }
-    }
-
-    pub fn render(&self, format: Format) -> Result<String> {
-        match format {
-            Format::Json => Ok(format!("{}\n", pretty_json(&self.to_json()))),
-            Format::Ini => self.to_ini(),
-        }
-    }
-
-    fn to_ini(&self) -> Result<String> {
-        let (key_id, secret, token) = match self {
-            IssuedCredentials::AccessKey {
-                access_key_id,
-                secret_access_key,
-                ..
-            } => (access_key_id, secret_access_key, None),
-            IssuedCredentials::Session {
-                access_key_id,
-                secret_access_key,
-                session_token,
-                ..
-            } => (access_key_id, secret_access_key, Some(session_token)),
-        };
-        let mut ini = ini::Ini::new();
-        let mut section = ini.with_section(Some("default"));
-        section
-            .set("aws_access_key_id", key_id.as_str())
-            .set("aws_secret_access_key", secret.expose());
-        if let Some(token) = token {
-            section.set("aws_session_token", token.expose());
-        }
-        let mut out = Vec::new();
-        ini.write_to(&mut out)
-            .map_err(|e| Error::Internal(format!("writing INI: {e}")))?;
-        String::from_utf8(out).map_err(|e| Error::Internal(format!("INI is not UTF-8: {e}")))
+pub fn render(credentials: &IssuedCredentials, format: Format) -> Result<String> {
+    match format {
+        Format::Json => Ok(format!("{}\n", pretty_json(&to_json(credentials)?))),
+        Format::Ini => to_ini(credentials),
     }
 }
 
-/// JSON indented by four spaces, as Python's `json.dumps(..., indent=4)` (and so s3-credentials) prints it.
-pub fn pretty_json(value: &Value) -> String {
-    use serde::Serialize;
+fn to_ini(credentials: &IssuedCredentials) -> Result<String> {
+    let (key_id, secret, token) = match credentials {
+        IssuedCredentials::AccessKey(key) => (&key.access_key_id, &key.secret_access_key, None),
+        IssuedCredentials::Session(session) => (
+            &session.access_key_id,
+            &session.secret_access_key,
+            Some(&session.session_token),
+        ),
+    };
+    let mut ini = ini::Ini::new();
+    let mut section = ini.with_section(Some("default"));
+    section
+        .set("aws_access_key_id", key_id.as_str())
+        .set("aws_secret_access_key", secret.expose());
+    if let Some(token) = token {
+        section.set("aws_session_token", token.expose());
+    }
     let mut out = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-    value
-        .serialize(&mut serializer)
-        .expect("a serde_json::Value always serializes");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    ini.write_to(&mut out)
+        .map_err(|e| Error::Internal(format!("writing INI: {e}")))?;
+    String::from_utf8(out).map_err(|e| Error::Internal(format!("INI is not UTF-8: {e}")))
 }
+
+/// Write to stdout; a closed pipe is reported rather than panicking.
+pub fn write_stdout(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::Internal(format!("cannot write to standard output: {e}")))
+}
+
+pub use crate::core::policy::pretty_json;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::SessionCredentials;
+    use crate::secret::Secret;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn session() -> IssuedCredentials {
-        IssuedCredentials::Session {
+        IssuedCredentials::Session(SessionCredentials {
             access_key_id: "ASIAEXAMPLE".into(),
             secret_access_key: Secret::new("se/cr+et=="),
             session_token: Secret::new("to/ken+=="),
             expiration: UNIX_EPOCH + Duration::from_secs(1_636_600_000),
-        }
+        })
     }
 
     #[test]
     fn session_json_has_the_upstream_keys_and_a_z_timestamp() {
-        let text = session().render(Format::Json).unwrap();
+        let text = render(&session(), Format::Json).unwrap();
         let value: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["Expiration"], "2021-11-11T03:06:40Z");
         assert_eq!(value["SessionToken"], "to/ken+==");
@@ -175,7 +136,7 @@ mod tests {
 
     #[test]
     fn ini_is_a_default_section_that_round_trips() {
-        let text = session().render(Format::Ini).unwrap();
+        let text = render(&session(), Format::Ini).unwrap();
         assert!(text.starts_with("[default]\n"), "{text}");
         let parsed = ini::Ini::load_from_str(&text).unwrap();
         let section = parsed.section(Some("default")).unwrap();
@@ -191,5 +152,27 @@ mod tests {
             !debug.contains("se/cr+et") && !debug.contains("to/ken"),
             "{debug}"
         );
+    }
+}
+
+#[cfg(test)]
+mod process_tests {
+    use super::*;
+    use crate::credentials::SessionCredentials;
+    use crate::secret::Secret;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn the_process_json_follows_the_contract() {
+        let value = process_json(&SessionCredentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: Secret::new("secret"),
+            session_token: Secret::new("token"),
+            expiration: UNIX_EPOCH + Duration::from_secs(2_000_000_000),
+        })
+        .unwrap();
+        assert_eq!(value["Version"], 1);
+        assert!(value["Version"].is_u64());
+        assert_eq!(value["Expiration"], "2033-05-18T03:33:20Z");
     }
 }

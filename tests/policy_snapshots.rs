@@ -2,7 +2,7 @@
 //! plus custom policies and extra statements. A change to any generated policy shows up as a reviewed
 //! diff in tests/snapshots/.
 
-use s3creds::policy::{normalize_prefix, Access, PolicyRequest};
+use s3creds::core::policy::{normalize_prefix, Access, PolicyRequest};
 use serde_json::json;
 
 fn request(buckets: &[&str], access: Access, prefixes: &[&str]) -> PolicyRequest {

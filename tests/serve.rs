@@ -9,6 +9,18 @@ use support::{
     Proxy,
 };
 
+/// A refresh with the role remembered: one AssumeRole beside one HeadBucket per bucket (concurrent, so
+/// in any order), and nothing else.
+#[track_caller]
+fn assert_one_refresh(proxy: &Proxy, buckets: &[&str]) {
+    let mut actions = proxy.actions();
+    actions.sort();
+    let mut expected: Vec<String> = buckets.iter().map(|b| format!("HEAD /{b}")).collect();
+    expected.push("AssumeRole".to_string());
+    expected.sort();
+    assert_eq!(actions, expected);
+}
+
 fn count(proxy: &Proxy, action: &str) -> usize {
     proxy.actions().iter().filter(|a| *a == action).count()
 }
@@ -46,8 +58,12 @@ fn a_second_serve_is_answered_from_the_keyring_without_calling_aws() {
         serve_command(&proxy.url, cache.path()).args(["serve-bucket", "--write-only"]),
     ));
     assert_ne!(other["AccessKeyId"], first["AccessKeyId"]);
-    assert_eq!(proxy.actions(), ["AssumeRole"]);
-    let assume = &proxy.calls()[0];
+    assert_one_refresh(&proxy, &["serve-bucket"]);
+    let calls = proxy.calls();
+    let assume = calls
+        .iter()
+        .find(|c| c["action"] == "AssumeRole")
+        .expect("an AssumeRole call");
     assert!(assume["params"]["Policy"]
         .as_str()
         .unwrap()
@@ -120,7 +136,7 @@ fn credentials_inside_the_refresh_window_are_replaced() {
     proxy.reset();
     let renewed = serve("899");
     assert_ne!(renewed["AccessKeyId"], first["AccessKeyId"]);
-    assert_eq!(proxy.actions(), ["AssumeRole"]);
+    assert_one_refresh(&proxy, &["window-bucket"]);
 }
 
 #[test]
@@ -151,7 +167,7 @@ fn a_corrupted_record_is_a_miss_and_is_replaced() {
         serve_command(&proxy.url, cache.path()).arg("corrupt-bucket"),
     ));
     assert_ne!(second["AccessKeyId"], first["AccessKeyId"]);
-    assert_eq!(proxy.actions(), ["AssumeRole"]);
+    assert_one_refresh(&proxy, &["corrupt-bucket"]);
     let third = process_credentials(&run_std(
         serve_command(&proxy.url, cache.path()).arg("corrupt-bucket"),
     ));
@@ -432,20 +448,20 @@ fn a_failed_refresh_revalidates_the_role_and_retries_once() {
         run_std(serve_command(&proxy.url, cache.path()).args(["retry-bucket", "--read-only"]));
     process_credentials(&outcome);
     assert!(outcome.stderr.is_empty(), "{}", outcome.stderr);
+    // The refresh (AssumeRole beside HeadBucket) fails; then the cold path: the role and the bucket
+    // are checked again, and AssumeRole is retried once.
     let actions = proxy.actions();
-    assert_eq!(
-        actions.first().map(String::as_str),
-        Some("AssumeRole"),
-        "{actions:?}"
-    );
-    let mut revalidation = actions[1..3].to_vec();
+    let mut refresh = actions[..2].to_vec();
+    refresh.sort();
+    assert_eq!(refresh, ["AssumeRole", "HEAD /retry-bucket"], "{actions:?}");
+    let mut revalidation = actions[2..4].to_vec();
     revalidation.sort();
     assert_eq!(
         revalidation,
         ["GetRole", "HEAD /retry-bucket"],
         "{actions:?}"
     );
-    assert_eq!(actions[3..], ["AssumeRole"], "{actions:?}");
+    assert_eq!(actions[4..], ["AssumeRole"], "{actions:?}");
 
     // Two failures in a row: one clear line, non-zero exit, no retry storm.
     proxy.reset();
@@ -461,4 +477,149 @@ fn a_failed_refresh_revalidates_the_role_and_retries_once() {
         outcome.stderr
     );
     assert_eq!(count(&proxy, "AssumeRole"), 2);
+}
+
+/// Another s3creds command in exactly the environment `serve_command` sets up.
+fn other_command(endpoint: &str, cache: &std::path::Path, args: &[&str]) -> Command {
+    let template = serve_command(endpoint, cache);
+    let mut command = Command::new(template.get_program());
+    for (name, value) in template.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command.args(args).stdin(Stdio::null());
+    command
+}
+
+/// Replace the keyring record of the only cached entry with `payload`.
+fn overwrite_record(cache: &std::path::Path, payload: &str) {
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cache.join("index.json")).unwrap()).unwrap();
+    let key = index["entries"][0]["key"].as_str().unwrap().to_string();
+    let status = Command::new("keyctl")
+        .args([
+            "add",
+            "user",
+            &format!("keyring:{key}@s3creds"),
+            payload,
+            "@s",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn records_with_absurd_negative_or_truncated_expiry_are_misses_and_are_replaced() {
+    let (_moto, proxy, cache) = setup("absurd-bucket");
+    let first = process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).arg("absurd-bucket"),
+    ));
+    let key = first["AccessKeyId"].as_str().unwrap();
+    for payload in [
+        // Beyond year 9999: used to pass the freshness check and then panic when formatted.
+        format!(r#"{{"v":1,"k":"{key}","s":"x","t":"y","e":253402300800}}"#),
+        // 2^63 seconds: used to overflow when added to the epoch.
+        format!(
+            r#"{{"v":1,"k":"{key}","s":"x","t":"y","e":{}}}"#,
+            1u64 << 63
+        ),
+        // Far beyond anything STS issues.
+        format!(r#"{{"v":1,"k":"{key}","s":"x","t":"y","e":4000000000}}"#),
+        format!(r#"{{"v":1,"k":"{key}","s":"x","t":"y","e":-1}}"#),
+        format!(r#"{{"v":1,"k":"{key}","s":"x","t":"y","e":17"#),
+        "chunks:999999".to_string(),
+    ] {
+        overwrite_record(cache.path(), &payload);
+        proxy.reset();
+        let outcome = run_std(serve_command(&proxy.url, cache.path()).arg("absurd-bucket"));
+        let replaced = process_credentials(&outcome);
+        assert_ne!(replaced["SecretAccessKey"], "x", "{payload}");
+        assert_eq!(
+            proxy
+                .actions()
+                .iter()
+                .filter(|a| *a == "AssumeRole")
+                .count(),
+            1,
+            "{payload}: a bad record is a miss"
+        );
+        proxy.reset();
+        let again = process_credentials(&run_std(
+            serve_command(&proxy.url, cache.path()).arg("absurd-bucket"),
+        ));
+        assert_eq!(again["AccessKeyId"], replaced["AccessKeyId"], "{payload}");
+        assert!(
+            proxy.actions().is_empty(),
+            "{payload}: the replacement is cached"
+        );
+    }
+}
+
+#[test]
+fn a_bucket_named_twice_is_refused_the_same_way_by_every_command_cold_or_warm() {
+    let (_moto, proxy, cache) = setup("twice-bucket");
+    let message = "error: bucket \"twice-bucket\" is named twice";
+    let one_line = "s3creds: error: bucket \"twice-bucket\" is named twice";
+    let check = |outcome: support::Outcome, expected: &str| {
+        assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+        assert!(outcome.stdout.is_empty(), "{}", outcome.stdout);
+        assert!(outcome.stderr.contains(expected), "{}", outcome.stderr);
+    };
+    let twice = ["twice-bucket", "twice-bucket"];
+    // Cold.
+    check(
+        run_std(serve_command(&proxy.url, cache.path()).args(twice)),
+        one_line,
+    );
+    // Warm: the role is remembered and credentials for the bucket are cached.
+    process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).arg("twice-bucket"),
+    ));
+    proxy.reset();
+    check(
+        run_std(serve_command(&proxy.url, cache.path()).args(twice)),
+        one_line,
+    );
+    for command in [
+        vec!["policy"],
+        vec!["create"],
+        vec!["create", "--duration", "1h"],
+    ] {
+        let mut args = command.clone();
+        args.extend(twice);
+        check(
+            run_std(&mut other_command(&proxy.url, cache.path(), &args)),
+            message,
+        );
+    }
+    assert!(proxy.actions().is_empty(), "refused before any AWS call");
+}
+
+#[test]
+fn a_missing_bucket_gets_the_same_verdict_cold_or_warm_and_no_create_hint() {
+    let (_moto, proxy, cache) = setup("here-bucket");
+    let cold = run_std(serve_command(&proxy.url, cache.path()).arg("nope-bucket"));
+    assert_eq!(cold.code, 5, "{}", cold.stderr);
+    // Warm: remember the role through a bucket that exists.
+    process_credentials(&run_std(
+        serve_command(&proxy.url, cache.path()).arg("here-bucket"),
+    ));
+    let warm = run_std(serve_command(&proxy.url, cache.path()).arg("nope-bucket"));
+    assert_eq!(warm.code, 5, "{}", warm.stderr);
+    assert!(
+        warm.stdout.is_empty(),
+        "no credentials for a missing bucket"
+    );
+    assert_eq!(cold.stderr, warm.stderr);
+    assert_eq!(warm.stderr.lines().count(), 1, "{}", warm.stderr);
+    assert!(
+        warm.stderr.contains("bucket nope-bucket does not exist"),
+        "{}",
+        warm.stderr
+    );
+    assert!(!warm.stderr.contains("--create-bucket") && !warm.stderr.contains("pass -c"));
 }

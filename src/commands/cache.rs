@@ -1,25 +1,25 @@
 //! `s3creds cache list|clear`: the credential cache of `serve`, without ever showing a secret.
 
-use crate::cache::{self, Index};
+use crate::cache::CredentialCache;
 use crate::cli::CacheCommand;
-use crate::error::{Error, Result};
-use crate::keystore::KeyStore;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use crate::core::time::{from_unix_seconds, rfc3339, unix_seconds};
+use crate::error::Result;
+use crate::output::write_stdout;
+use std::time::SystemTime;
 
 pub fn run(command: &CacheCommand) -> Result<()> {
-    let dir = cache::cache_dir()
-        .ok_or_else(|| Error::Internal("no cache directory (HOME is not set)".into()))?;
     match command {
         CacheCommand::List => {
-            let index = Index::read(&dir);
-            let now = cache::unix_seconds(SystemTime::now());
+            let entries = CredentialCache::open(false).entries();
+            let now = unix_seconds(SystemTime::now());
             let mut out = String::new();
-            if index.entries.is_empty() {
+            if entries.is_empty() {
                 out.push_str("The credential cache is empty.\n");
             }
-            for entry in &index.entries {
-                let expiry =
-                    crate::output::rfc3339(UNIX_EPOCH + Duration::from_secs(entry.expiration));
+            for entry in &entries {
+                let expiry = from_unix_seconds(entry.expiration)
+                    .and_then(|t| rfc3339(t).ok())
+                    .unwrap_or_else(|| "(invalid)".to_string());
                 let state = if entry.expiration <= now {
                     " (expired)"
                 } else {
@@ -28,27 +28,16 @@ pub fn run(command: &CacheCommand) -> Result<()> {
                 out.push_str(&format!(
                     "{}  {}  {}  expires {expiry}{state}  [{}]\n",
                     entry.key,
-                    entry.access,
+                    entry.access.label(),
                     entry.buckets.join(","),
                     entry.backend
                 ));
             }
-            crate::write_stdout(&out)
+            write_stdout(&out)
         }
         CacheCommand::Clear => {
-            let index = Index::read(&dir);
-            let count = index.entries.len();
-            if let Ok(store) = KeyStore::open() {
-                for entry in &index.entries {
-                    cache::remove(&store, &entry.key);
-                }
-            }
-            Index::update(&dir, |index| {
-                index.entries.clear();
-                index.roles.clear();
-            })
-            .map_err(|e| Error::Internal(format!("cannot update the cache index: {e}")))?;
-            crate::write_stdout(&format!("Removed {count} cached credential(s).\n"))
+            let count = CredentialCache::open(true).clear()?;
+            write_stdout(&format!("Removed {count} cached credential(s).\n"))
         }
     }
 }

@@ -1,78 +1,73 @@
 //! `s3creds create`: validate, plan, then (unless --dry-run) apply and print the credentials.
 
-use crate::apply::{apply, Progress};
+use crate::aws::apply::{apply, Progress};
 use crate::aws::{AwsClients, AwsOptions};
 use crate::cli::{CreateArgs, PlanFormat};
-use crate::duration;
-use crate::error::Result;
-use crate::plan::{self, BoundaryChoice, CreateRequest, CredentialKind};
+use crate::core::plan;
+use crate::credentials::IssuedCredentials;
+use crate::error::{Error, Result};
+use crate::output::{self, write_stdout, Format};
 use crate::plugin::resolve::CredentialFormat;
-use std::time::Duration;
 
-pub async fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
-    let request = create_request(args, aws_options)?;
+pub fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
+    let request = crate::request::create(args, aws_options)?;
     // Resolved before anything is created: an unknown or broken format plugin must not leave behind
     // credentials nobody can see.
     let format = CredentialFormat::resolve(&args.format)?;
     let plan = plan::plan(&request)?;
     match args.dry_run {
-        Some(PlanFormat::Text) => return crate::write_stdout(&plan::render_text(&plan)),
+        Some(PlanFormat::Text) => return write_stdout(&plan::render_text(&plan)),
         Some(PlanFormat::Json) => {
-            let json = serde_json::to_value(&plan)
-                .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
-            return crate::write_stdout(&format!("{}\n", crate::output::pretty_json(&json)));
+            let json = serde_json::to_value(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+            return write_stdout(&format!("{}\n", output::pretty_json(&json)));
         }
         None => {}
     }
-    let aws = AwsClients::load(aws_options).await;
-    let progress = Progress {
-        silent: args.silent,
-    };
-    let credentials = apply(&plan, &aws, progress).await?.credentials;
-    let text = format.render(&credentials).map_err(|error| {
-        error.with_hint(format!(
-            "credentials {} were issued but could not be formatted; delete them, or run again \
-             with --format json",
-            credentials.access_key_id()
-        ))
+    let applied = crate::aws::block_on(async {
+        let aws = AwsClients::load(aws_options).await;
+        apply(
+            &plan,
+            &aws,
+            Progress {
+                silent: args.silent,
+            },
+        )
+        .await
     })?;
-    crate::write_stdout(&text).map_err(|error| {
-        // The secret is shown only once: if it could not be written, say which key to delete.
-        error.with_hint(format!(
-            "credentials {} were issued but could not be printed; delete them and run again",
-            credentials.access_key_id()
-        ))
-    })
+    match applied {
+        Ok(applied) => print(&format, &applied.credentials),
+        Err(failed) => {
+            // AWS issued credentials before the failure: their secret is shown only once, so it is
+            // printed (as JSON) before the error is reported.
+            if let Some(credentials) = &failed.issued {
+                print(&CredentialFormat::BuiltIn(Format::Json), credentials)?;
+            }
+            Err(failed.error)
+        }
+    }
 }
 
-/// Turn the command line into a validated request. Nothing here calls AWS.
-pub fn create_request(args: &CreateArgs, aws_options: &AwsOptions) -> Result<CreateRequest> {
-    let policy = crate::commands::policy::policy_request(&args.buckets, &args.policy, aws_options)?;
-    let kind = match &args.duration {
-        Some(text) => CredentialKind::Temporary {
-            duration: duration::parse_session_duration(text)?,
-            session_name: args.username.clone(),
-        },
-        None => CredentialKind::Permanent {
-            user_name: args.username.clone(),
-            boundary: match &args.user_permissions_boundary {
-                Some(text) => BoundaryChoice::parse(text)?,
-                None => BoundaryChoice::Default,
-            },
-        },
+/// Print issued credentials in `format`. If a plugin format fails, the credentials still reach stdout
+/// as JSON and the failure is reported: an issued secret must never be lost to a formatting problem.
+fn print(format: &CredentialFormat, credentials: &IssuedCredentials) -> Result<()> {
+    let text = match format.render(credentials) {
+        Ok(text) => text,
+        Err(error) => {
+            let json = output::render(credentials, Format::Json)?;
+            write_stdout(&json).map_err(|e| unprinted(e, credentials))?;
+            return Err(error.with_hint(format!(
+                "credentials {} were issued and printed above as JSON instead",
+                credentials.access_key_id()
+            )));
+        }
     };
-    let wait = if args.no_wait {
-        Duration::ZERO
-    } else {
-        Duration::from_secs(duration::parse_seconds(&args.wait_timeout)?)
-    };
-    Ok(CreateRequest {
-        policy,
-        kind,
-        create_buckets: args.create_bucket,
-        public: args.public || args.website,
-        website: args.website,
-        bucket_region: args.bucket_region.clone(),
-        wait,
-    })
+    write_stdout(&text).map_err(|e| unprinted(e, credentials))
+}
+
+/// The secret is shown only once: if it could not be written, say which key to delete.
+fn unprinted(error: Error, credentials: &IssuedCredentials) -> Error {
+    error.with_hint(format!(
+        "credentials {} were issued but could not be printed; delete them and run again",
+        credentials.access_key_id()
+    ))
 }

@@ -89,7 +89,7 @@ fn list(registry: &Registry) -> Result<()> {
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
-    crate::write_stdout(&out)
+    crate::output::write_stdout(&out)
 }
 
 fn info(registry: &Registry, name: &str) -> Result<()> {
@@ -111,5 +111,5 @@ fn info(registry: &Registry, name: &str) -> Result<()> {
     for format in &loaded.description.formats {
         let _ = writeln!(out, "format:   {}  {}", format.name, format.description);
     }
-    crate::write_stdout(&out)
+    crate::output::write_stdout(&out)
 }

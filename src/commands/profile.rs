@@ -8,9 +8,8 @@ use crate::error::{Error, Result};
 use std::path::Path;
 
 pub fn run(command: &ProfileCommand, aws: &AwsOptions) -> Result<()> {
-    let path = config::config_path().ok_or_else(|| {
-        Error::Internal("cannot find the AWS config file (HOME is not set)".into())
-    })?;
+    let path = config::config_path()
+        .ok_or_else(|| Error::no_home("the AWS config file", crate::env::AWS_CONFIG_FILE))?;
     match command {
         ProfileCommand::Add(args) => add(args, aws, &path),
         ProfileCommand::Remove { name, force } => remove(name, *force, &path),
@@ -19,26 +18,25 @@ pub fn run(command: &ProfileCommand, aws: &AwsOptions) -> Result<()> {
 
 fn add(args: &ProfileAddArgs, aws: &AwsOptions, path: &Path) -> Result<()> {
     validate_profile_name(&args.name)?;
-    if aws.profile.as_deref() == Some(args.name.as_str()) {
-        return Err(Error::invalid_with_hint(
-            format!(
-                "profile {} cannot get its own credentials from itself",
-                args.name
-            ),
-            "pass --profile with the identity that may assume the role, e.g. --profile default",
-        ));
-    }
+    let text = read_or_empty(path)?;
+    let source = source_identity(args, aws, &text)?;
     // Check the request now, so a broken profile is never written.
-    crate::commands::policy::policy_request(&args.serve.buckets, &args.serve.policy, aws)?;
+    let request = crate::request::serve(&args.serve, &source)?;
     if args.serve.policy.policy.as_deref() == Some("-") {
         return Err(Error::invalid(
             "--policy - cannot be used: a credential_process has no standard input; pass a file path",
         ));
     }
-    let line = credential_process_line(&args.serve, aws)?;
+    check_buckets(&request, &source)?;
+    let line = credential_process_line(&args.serve, &source)?;
     let header = config_header(&args.name);
-    let section = format!("{header}\ncredential_process = {line}\n");
-    let text = read_or_empty(path)?;
+    // A region of its own: the AWS CLI v1 and some SDKs fail without one, and the profile should
+    // work in a shell that has no AWS_REGION.
+    let region = source
+        .region
+        .clone()
+        .unwrap_or_else(|| crate::core::plan::FALLBACK_REGION.to_string());
+    let section = format!("{header}\ncredential_process = {line}\nregion = {region}\n");
     if config::find_section(&text, &header).is_some() {
         if !args.force {
             return Err(Error::invalid_with_hint(
@@ -52,6 +50,78 @@ fn add(args: &ProfileAddArgs, aws: &AwsOptions, path: &Path) -> Result<()> {
     eprintln!("Wrote {header} to {}", path.display());
     warn_about_static_keys(&args.name);
     Ok(())
+}
+
+/// The identity `serve` will assume the role with, made explicit for the profile: `--profile`, else
+/// `AWS_PROFILE` (as the help says), else the `default` profile when one exists. Without any, the
+/// profile would only work in shells that happen to export keys, so it is refused. The region is
+/// `--region`, else the environment's, else the source profile's.
+fn source_identity(
+    args: &ProfileAddArgs,
+    aws: &AwsOptions,
+    config_text: &str,
+) -> Result<AwsOptions> {
+    let profile = match aws
+        .profile
+        .clone()
+        .or_else(|| crate::env::var(crate::env::AWS_PROFILE))
+    {
+        Some(profile) => profile,
+        None if has_default_profile(config_text) => "default".to_string(),
+        None => return Err(Error::invalid_with_hint(
+            "no source profile: the new profile needs a profile whose credentials may assume the \
+                 s3creds role, and there is no --profile, no AWS_PROFILE and no default profile",
+            "create one with `aws configure --profile NAME` (or `aws configure sso`) and pass \
+                 --profile NAME",
+        )),
+    };
+    if profile == args.name {
+        return Err(Error::invalid_with_hint(
+            format!(
+                "profile {} cannot get its own credentials from itself",
+                args.name
+            ),
+            "pass --profile with the identity that may assume the role, e.g. --profile default",
+        ));
+    }
+    let region = aws
+        .region_hint()
+        .or_else(|| config::section_value(config_text, &config_header(&profile), "region"));
+    Ok(AwsOptions {
+        profile: Some(profile),
+        region,
+        ..aws.clone()
+    })
+}
+
+fn has_default_profile(config_text: &str) -> bool {
+    config::find_section(config_text, "[default]").is_some()
+        || config::credentials_path()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .is_some_and(|text| config::find_section(&text, "[default]").is_some())
+}
+
+/// The buckets must exist (the same check `serve` makes on every fetch), so a typo is caught now and
+/// not by the first SDK call. If the check cannot run at all (no network, expired SSO session), the
+/// profile is still written, with a warning: it is configuration, and may be written ahead of time.
+fn check_buckets(request: &crate::core::request::ServeRequest, source: &AwsOptions) -> Result<()> {
+    let plan = crate::core::plan::bucket_check_plan(&request.scope);
+    let outcome = crate::aws::block_on(async {
+        let aws = crate::aws::AwsClients::load(source).await;
+        crate::aws::apply::check(&plan, &aws).await
+    })?;
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(error) if error.to_string().contains("does not exist") => Err(error),
+        Err(error) if error.exit_code() == crate::error::exit_code::AWS_AUTH => Err(error),
+        Err(error) => {
+            eprintln!(
+                "warning: could not check that the buckets exist ({}); writing the profile anyway",
+                error
+            );
+            Ok(())
+        }
+    }
 }
 
 fn remove(name: &str, force: bool, path: &Path) -> Result<()> {
@@ -92,51 +162,27 @@ fn validate_profile_name(name: &str) -> Result<()> {
     }
 }
 
-/// `"/abs/path/s3creds" serve BUCKET... --options`, quoted so that botocore (shlex split), the Rust SDK
-/// (`sh -c`) and Go read the same words: an element is double-quoted only when it contains a space, and
-/// anything a shell or an INI reader would reinterpret is refused.
+/// `"/abs/path/s3creds" serve --profile SRC ... BUCKET... --options`, written from the same types that
+/// parse it (`AwsOptions::to_argv`, `ServeArgs::to_argv`), quoted so that botocore (shlex split), the
+/// Rust SDK (`sh -c`) and Go read the same words: an element is double-quoted only when it contains a
+/// space, and anything a shell or an INI reader would reinterpret is refused.
 pub fn credential_process_line(serve: &ServeArgs, aws: &AwsOptions) -> Result<String> {
     let binary = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .map_err(|e| Error::Internal(format!("cannot find the running binary: {e}")))?;
-    let mut words = vec![binary.to_string_lossy().into_owned(), "serve".to_string()];
-    // The identity that assumes the role. Always explicit: otherwise an SDK started with
-    // AWS_PROFILE=<this profile> would make serve resolve its own profile again.
-    words.push("--profile".into());
-    words.push(aws.profile.clone().unwrap_or_else(|| "default".to_string()));
-    if let Some(region) = &aws.region {
-        words.extend(["--region".into(), region.clone()]);
-    }
-    if let Some(url) = &aws.endpoint_url {
-        words.extend(["--endpoint-url".into(), url.clone()]);
-    }
-    words.extend(serve.buckets.iter().cloned());
-    let policy = &serve.policy;
-    if policy.read_only {
-        words.push("--read-only".into());
-    }
-    if policy.write_only {
-        words.push("--write-only".into());
-    }
-    for prefix in &policy.prefixes {
-        words.extend(["--prefix".into(), prefix.clone()]);
-    }
-    if let Some(file) = &policy.policy {
+    // The identity that assumes the role (`source_identity`), always explicit: otherwise an SDK
+    // started with AWS_PROFILE=<this profile> would make serve resolve its own profile again.
+    let source = aws;
+    // The helper runs from whatever directory the SDK's process is in.
+    let mut serve = serve.clone();
+    if let Some(file) = &serve.policy.policy {
         let absolute = std::path::absolute(file)
             .map_err(|e| Error::invalid(format!("--policy {file:?}: {e}")))?;
-        words.extend(["--policy".into(), absolute.to_string_lossy().into_owned()]);
+        serve.policy.policy = Some(absolute.to_string_lossy().into_owned());
     }
-    for preset in &policy.presets {
-        words.extend(["--preset".into(), preset.clone()]);
-    }
-    for statement in &policy.statements {
-        words.extend(["--statement".into(), statement.clone()]);
-    }
-    words.extend(["--duration".into(), serve.duration.clone()]);
-    words.extend(["--refresh-window".into(), serve.refresh_window.clone()]);
-    if serve.no_cache {
-        words.push("--no-cache".into());
-    }
+    let mut words = vec![binary.to_string_lossy().into_owned(), "serve".to_string()];
+    words.extend(source.to_argv());
+    words.extend(serve.to_argv());
     words
         .iter()
         .map(|w| quote(w))
@@ -171,7 +217,7 @@ fn read_or_empty(path: &Path) -> Result<String> {
 }
 
 fn backup(path: &Path) -> Result<()> {
-    let stamp = crate::cache::unix_seconds(std::time::SystemTime::now());
+    let stamp = crate::core::time::unix_seconds(std::time::SystemTime::now());
     let backup = path.with_file_name(format!(
         "{}.s3creds-backup-{stamp}",
         path.file_name()

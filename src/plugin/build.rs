@@ -16,7 +16,7 @@ pub fn build_crate(folder: &Path) -> Result<PathBuf> {
         .canonicalize()
         .map_err(|e| Error::invalid(format!("cannot read {}: {e}", manifest.display())))?;
     // `CARGO` is set when s3creds itself runs under cargo; otherwise the one on PATH.
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = crate::env::var_os(crate::env::CARGO).unwrap_or_else(|| "cargo".into());
     let mut child = Command::new(&cargo)
         .args([
             "build",

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Overrides the data directory (tests, or several independent installations).
-pub const DATA_DIR_ENV: &str = "S3CREDS_DATA_DIR";
+pub const DATA_DIR_ENV: &str = crate::env::DATA_DIR;
 /// The manifest's on-disk format version; bumped on any incompatible change.
 const MANIFEST_FORMAT: u32 = 1;
 const MANIFEST_FILE: &str = "manifest.toml";
@@ -90,7 +90,7 @@ pub struct Registry {
 impl Registry {
     /// The registry of this user. Does not touch the file system.
     pub fn locate() -> Result<Registry> {
-        let data_dir = match std::env::var_os(DATA_DIR_ENV) {
+        let data_dir = match crate::env::var_os(DATA_DIR_ENV) {
             Some(dir) if !dir.is_empty() => PathBuf::from(dir),
             _ => directories::ProjectDirs::from("", "", "s3creds")
                 .map(|dirs| dirs.data_dir().to_path_buf())

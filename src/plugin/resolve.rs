@@ -2,9 +2,10 @@
 
 use super::loader::{plugin_error, LoadedPlugin};
 use super::registry::Registry;
+use crate::core::policy::{self, PolicyRequest};
+use crate::credentials::IssuedCredentials;
 use crate::error::{Error, Result};
-use crate::output::{Format, IssuedCredentials, BUILT_IN_FORMATS};
-use crate::policy::{self, PolicyRequest};
+use crate::output::{self, Format, BUILT_IN_FORMATS};
 use serde_json::{json, Value};
 
 /// The statements of every `--preset`, in order, each validated like a `--statement`.
@@ -82,9 +83,9 @@ impl CredentialFormat {
 
     pub fn render(&self, credentials: &IssuedCredentials) -> Result<String> {
         match self {
-            CredentialFormat::BuiltIn(format) => credentials.render(*format),
+            CredentialFormat::BuiltIn(format) => output::render(credentials, *format),
             CredentialFormat::Plugin { name, plugin } => {
-                let json = credentials.to_json();
+                let json = output::to_json(credentials)?;
                 let secrets: Vec<&str> = ["SecretAccessKey", "SessionToken"]
                     .iter()
                     .filter_map(|key| json.get(*key).and_then(Value::as_str))

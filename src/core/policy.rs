@@ -48,6 +48,27 @@ impl Access {
     }
 }
 
+/// The kind of a grant, as names and listings show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScopeKind {
+    ReadWrite,
+    ReadOnly,
+    WriteOnly,
+    Custom,
+}
+
+impl ScopeKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ScopeKind::ReadWrite => "read-write",
+            ScopeKind::ReadOnly => "read-only",
+            ScopeKind::WriteOnly => "write-only",
+            ScopeKind::Custom => "custom",
+        }
+    }
+}
+
 /// Everything that determines the policy document. Built from validated command-line input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyRequest {
@@ -75,14 +96,20 @@ impl PolicyRequest {
         }
     }
 
-    /// The word used in default names: `read-write`, `read-only`, `write-only`, or `custom` as soon as the
-    /// user supplied statements of their own.
-    pub fn kind_label(&self) -> &'static str {
-        if self.is_custom() {
-            "custom"
-        } else {
-            self.access.label()
+    /// What kind of grant this is: the access, or `custom` as soon as the user supplied statements of
+    /// their own.
+    pub fn kind(&self) -> ScopeKind {
+        match (self.is_custom(), self.access) {
+            (true, _) => ScopeKind::Custom,
+            (false, Access::ReadWrite) => ScopeKind::ReadWrite,
+            (false, Access::ReadOnly) => ScopeKind::ReadOnly,
+            (false, Access::WriteOnly) => ScopeKind::WriteOnly,
         }
+    }
+
+    /// The word used in default names: `read-write`, `read-only`, `write-only` or `custom`.
+    pub fn kind_label(&self) -> &'static str {
+        self.kind().label()
     }
 
     pub fn is_custom(&self) -> bool {
@@ -290,6 +317,18 @@ fn key_is_not_object(map: &Map<String, Value>, key: &str) -> bool {
 /// The size AWS counts: the document without insignificant white space.
 pub fn compact(document: &Value) -> String {
     serde_json::to_string(document).expect("a serde_json::Value always serializes")
+}
+
+/// JSON indented by four spaces, as Python's `json.dumps(..., indent=4)` (and so s3-credentials) prints it.
+pub fn pretty_json(value: &Value) -> String {
+    use serde::Serialize;
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    value
+        .serialize(&mut serializer)
+        .expect("a serde_json::Value always serializes");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 pub fn compact_len(document: &Value) -> usize {

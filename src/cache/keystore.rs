@@ -21,7 +21,7 @@ pub struct KeyStore {
 impl KeyStore {
     /// Open the keyring to use, or say why there is none.
     pub fn open() -> Result<KeyStore, String> {
-        let choice = std::env::var("S3CREDS_KEYRING").unwrap_or_else(|_| "auto".to_string());
+        let choice = crate::env::var(crate::env::KEYRING).unwrap_or_else(|| "auto".to_string());
         match choice.as_str() {
             "none" => Err("S3CREDS_KEYRING=none".to_string()),
             "auto" | "" => platform_default(),
@@ -72,7 +72,7 @@ impl KeyStore {
 #[cfg(target_os = "linux")]
 fn platform_default() -> Result<KeyStore, String> {
     // Only try D-Bus when a session bus is advertised: probing costs time on every call otherwise.
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+    if crate::env::var_os(crate::env::DBUS_SESSION).is_some() {
         if let Ok(store) = secret_service() {
             return Ok(store);
         }
@@ -92,7 +92,7 @@ fn keyutils() -> Result<KeyStore, String> {
 
 #[cfg(target_os = "linux")]
 fn secret_service() -> Result<KeyStore, String> {
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+    if crate::env::var_os(crate::env::DBUS_SESSION).is_none() {
         return Err(
             "Secret Service needs a D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)".into(),
         );

@@ -12,12 +12,10 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-/// The region used when neither the command line, the environment nor the profile names one. IAM is
-/// global and signs in us-east-1, so this is the region every AWS account can use.
-pub const FALLBACK_REGION: &str = "us-east-1";
+pub use crate::core::plan::FALLBACK_REGION;
 
 /// The AWS options every command that talks to AWS accepts.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct AwsOptions {
     /// Use this profile from ~/.aws/config (default: $AWS_PROFILE, else "default").
     #[arg(long, value_name = "NAME", global = true)]
@@ -32,14 +30,44 @@ pub struct AwsOptions {
 }
 
 impl AwsOptions {
+    /// The words that parse back into these options (see `ServeArgs::to_argv`).
+    pub fn to_argv(&self) -> Vec<String> {
+        let AwsOptions {
+            profile,
+            region,
+            endpoint_url,
+        } = self;
+        let mut words = Vec::new();
+        for (flag, value) in [
+            ("--profile", profile),
+            ("--region", region),
+            ("--endpoint-url", endpoint_url),
+        ] {
+            if let Some(value) = value {
+                words.extend([flag.to_string(), value.clone()]);
+            }
+        }
+        words
+    }
+
     /// The region as far as it is known without reading files: for pure commands (`policy`).
     pub fn region_hint(&self) -> Option<String> {
         self.region
             .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
             .filter(|r| !r.is_empty())
+            .or_else(|| crate::env::var(crate::env::AWS_REGION))
+            .or_else(|| crate::env::var(crate::env::AWS_DEFAULT_REGION))
     }
+}
+
+/// Run `future` to completion on a single-threaded runtime: the work is waiting on the network, and
+/// starting fewer threads keeps s3creds quick to start. The one place a runtime is built.
+pub fn block_on<F: std::future::Future>(future: F) -> crate::error::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    Ok(runtime.block_on(future))
 }
 
 /// Configured clients. S3 clients for other regions (bucket creation elsewhere) are built on demand.
@@ -85,7 +113,7 @@ impl AwsClients {
         let config = loader.load().await;
         let s3_path_style = options.endpoint_url.is_some()
             || config.endpoint_url().is_some()
-            || env_is_set("AWS_ENDPOINT_URL_S3");
+            || crate::env::var_os(crate::env::AWS_ENDPOINT_URL_S3).is_some();
         let s3 = s3_client(&config, s3_path_style, None);
         AwsClients {
             iam: aws_sdk_iam::Client::new(&config),
@@ -120,10 +148,6 @@ impl AwsClients {
             .build();
         aws_sdk_sts::Client::from_conf(config)
     }
-}
-
-fn env_is_set(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !v.is_empty())
 }
 
 fn s3_client(config: &SdkConfig, path_style: bool, region: Option<&str>) -> aws_sdk_s3::Client {

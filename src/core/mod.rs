@@ -1,0 +1,11 @@
+//! The pure core: from validated input to policy documents and the plan of AWS calls. Nothing here
+//! reads files or the environment, calls AWS, touches the credential cache or loads a plugin
+//! (`tests/layering.rs` enforces it), so all of it is unit-tested without a server.
+
+pub mod duration;
+pub mod names;
+pub mod plan;
+pub mod policy;
+pub mod preconditions;
+pub mod request;
+pub mod time;
