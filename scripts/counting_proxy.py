@@ -29,6 +29,9 @@ Control endpoints (neither forwarded nor counted):
                           "code": "InvalidClientTokenId"}: answer the next `times` calls of
                           that action with an AWS query-protocol error instead of forwarding
                           them (they are still counted); for fault-injection tests
+  POST /__proxy/delay  -> body {"action": "AssumeRole", "seconds": 6}: hold every call of that
+                          action this long before forwarding it (a slow endpoint); seconds 0
+                          removes the delay
 
 Requests under /moto-api/ are forwarded but not counted.
 
@@ -52,6 +55,7 @@ import json
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -79,6 +83,7 @@ class Stats:
         self.by_action = {}
         self.calls = []
         self.faults = {}
+        self.delays = {}
         self._log = open(log_path, "a", encoding="utf-8") if log_path else None
 
     def record(self, op, params=None, access_key_id=None, signing_region=None):
@@ -110,6 +115,7 @@ class Stats:
             self.by_action = {}
             self.calls = []
             self.faults = {}
+            self.delays = {}
 
     def call_list(self):
         with self._lock:
@@ -118,6 +124,14 @@ class Stats:
     def add_fault(self, action, times, status, code):
         with self._lock:
             self.faults[action] = {"times": times, "status": status, "code": code}
+
+    def set_delay(self, action, seconds):
+        with self._lock:
+            self.delays[action] = seconds
+
+    def delay_for(self, action):
+        with self._lock:
+            return self.delays.get(action, 0)
 
     def take_fault(self, action):
         """The injected error for this call, if one is pending."""
@@ -303,6 +317,14 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 self._send_json(400, {"error": "bad fault spec: %s" % exc})
                 return
             self._send_json(200, {"ok": True})
+        elif path == "/__proxy/delay" and self.command == "POST":
+            try:
+                spec = json.loads(body.decode("utf-8"))
+                self.stats.set_delay(spec["action"], float(spec["seconds"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                self._send_json(400, {"error": "bad delay spec: %s" % exc})
+                return
+            self._send_json(200, {"ok": True})
         else:
             self._send_json(404, {"error": "unknown proxy control request"})
 
@@ -335,6 +357,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
             if fault is not None:
                 self._send_fault(fault)
                 return
+            delay = self.stats.delay_for(op)
+            if delay > 0:
+                time.sleep(delay)
 
         self._forward(body, was_chunked)
 

@@ -149,6 +149,13 @@ impl Proxy {
             .expect("proxy fault injection");
     }
 
+    /// Hold every call of `action` for `seconds` before forwarding it (0 removes the delay).
+    pub fn delay(&self, action: &str, seconds: f64) {
+        ureq::post(&format!("{}/__proxy/delay", self.url))
+            .send_json(serde_json::json!({"action": action, "seconds": seconds}))
+            .expect("proxy delay injection");
+    }
+
     pub fn reset(&self) {
         ureq::post(&format!("{}/__proxy/reset", self.url))
             .call()
