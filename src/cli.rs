@@ -35,6 +35,12 @@ pub enum Command {
     /// Install, list, inspect and remove plugins (presets and output formats).
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Internal: render credentials (JSON on stdin) with a plugin format, isolated from `create`.
+    #[command(name = "__format", hide = true)]
+    FormatChild {
+        #[arg(value_name = "FORMAT")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]

@@ -72,6 +72,7 @@ fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Profile(command) => commands::profile::run(command, &cli.aws),
         cli::Command::Cache(command) => commands::cache::run(command),
         cli::Command::Plugin(command) => commands::plugin::run(command),
+        cli::Command::FormatChild { name } => plugin::resolve::format_child(name),
         cli::Command::Create(args) => commands::create::run(args, &cli.aws),
     }
 }

@@ -553,27 +553,48 @@ fn a_misbehaving_plugin_fails_cleanly_at_every_entry_point() {
     )
     .assert_failure(3, "AWS allows at most 2048");
 
-    // A format that panics with the secret in its message: the secret never reaches stderr.
+    // Formats run after the credentials exist. Whatever the plugin does (panic with the secret in
+    // its message, refuse, exit, abort), the credentials still reach stdout as JSON, the failure is
+    // one error on stderr (exit 3), and the secret never reaches stderr.
     let moto = Moto::start();
-    let outcome = run({
-        let mut c = with_data(s3creds(&moto.url, &Keys::dummy()), data.path());
-        c.args([
-            "create",
-            "fmt-bucket",
-            "-c",
-            "--format",
+    for (format, temporary, message) in [
+        (
             "panic-with-secret",
-        ]);
-        c
-    });
-    outcome.assert_failure(
-        3,
-        "the plugin panicked while running format \"panic-with-secret\": fixture: panicking with the secret (redacted)",
-    );
-    assert!(outcome
-        .stderr
-        .contains("were issued but could not be formatted"));
-    run({
+            false,
+            "the plugin panicked while running format \"panic-with-secret\": fixture: panicking with the secret (redacted)",
+        ),
+        (
+            "refuse",
+            true,
+            "failed while running format \"refuse\": fixture: this format always refuses",
+        ),
+        ("exit", false, "the plugin ended the process without a result"),
+        ("abort", true, "the plugin crashed the formatting process"),
+    ] {
+        let outcome = run({
+            let mut c = with_data(s3creds(&moto.url, &Keys::dummy()), data.path());
+            c.args(["create", "fmt-bucket", "-c", "--format", format]);
+            if temporary {
+                c.args(["--duration", "15m"]);
+            }
+            c
+        });
+        assert_eq!(outcome.code, 3, "{format}: {}", outcome.stderr);
+        assert!(outcome.stderr.contains(message), "{format}: {}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains("printed above as JSON instead"),
+            "{format}: {}",
+            outcome.stderr
+        );
+        let printed = outcome.json();
+        let secret = printed["SecretAccessKey"].as_str().unwrap();
+        outcome.assert_no_secret_on_stderr(&[secret]);
+        // The printed credentials are the issued ones, complete.
+        let keys = Keys::from_output(&printed);
+        assert!(keys.id.starts_with("AKIA") || keys.id.starts_with("ASIA"), "{}", keys.id);
+    }
+    // A plugin that writes to stdout itself: only its result is printed.
+    let outcome = run({
         let mut c = with_data(s3creds(&moto.url, &Keys::dummy()), data.path());
         c.args([
             "create",
@@ -581,14 +602,12 @@ fn a_misbehaving_plugin_fails_cleanly_at_every_entry_point() {
             "--duration",
             "15m",
             "--format",
-            "refuse",
+            "print",
         ]);
         c
-    })
-    .assert_failure(
-        3,
-        "failed while running format \"refuse\": fixture: this format always refuses",
-    );
+    });
+    outcome.assert_success();
+    assert_eq!(outcome.stdout, "formatted\n");
 }
 
 #[test]

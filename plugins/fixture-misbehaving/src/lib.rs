@@ -5,6 +5,9 @@
 //! * preset `oversized`: returns a valid statement far over AWS's 2,048-character policy limit.
 //! * format `panic-with-secret`: panics with the secret access key in the message.
 //! * format `refuse`: returns an error.
+//! * format `exit`: ends the process with status 0, without returning.
+//! * format `abort`: aborts the process.
+//! * format `print`: writes to stdout itself, then returns `formatted`.
 //! * with `S3CREDS_FIXTURE_PANIC_IN_DESCRIBE` set, `name()` panics (so `describe` does).
 
 use s3creds_plugin_api::serde_json::{json, Value};
@@ -33,7 +36,7 @@ impl Plugin for Misbehaving {
     }
 
     fn formats(&self) -> Vec<FormatInfo> {
-        ["panic-with-secret", "refuse"]
+        ["panic-with-secret", "refuse", "exit", "abort", "print"]
             .into_iter()
             .map(|name| FormatInfo::new(name, "misbehaves"))
             .collect()
@@ -58,6 +61,12 @@ impl Plugin for Misbehaving {
                 "fixture: panicking with the secret {}",
                 credentials["SecretAccessKey"].as_str().unwrap_or_default()
             ),
+            "exit" => std::process::exit(0),
+            "abort" => std::process::abort(),
+            "print" => {
+                println!("fixture: noise on stdout");
+                Ok("formatted".to_string())
+            }
             _ => Err("fixture: this format always refuses".to_string()),
         }
     }
