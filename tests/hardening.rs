@@ -40,14 +40,6 @@ fn s3creds(home: &std::path::Path, endpoint: &str) -> Command {
     command
 }
 
-fn mutating(proxy: &Proxy) -> Vec<String> {
-    proxy
-        .actions()
-        .into_iter()
-        .filter(|a| !(a.starts_with("Get") || a.starts_with("List") || a.starts_with("HEAD ")))
-        .collect()
-}
-
 /// Class 1: an absurd number is refused before anything is created, for every numeric option.
 #[test]
 fn absurd_numbers_are_refused_before_any_aws_call() {
