@@ -20,6 +20,8 @@ pub mod output;
 pub mod plan;
 pub mod plugin;
 pub mod policy;
+pub mod policy_grammar;
+pub mod policy_input;
 pub mod secret;
 
 use clap::Parser;

@@ -4,7 +4,6 @@ use crate::aws::AwsOptions;
 use crate::cli::{PolicyArgs, PolicyOptions};
 use crate::error::{Error, Result};
 use crate::policy::{self, Access, PolicyRequest};
-use std::io::Read;
 
 pub fn run(args: &PolicyArgs, aws: &AwsOptions) -> Result<()> {
     let request = policy_request(&args.buckets, &args.policy, aws)?;
@@ -34,9 +33,21 @@ pub fn policy_request(
         .iter()
         .map(|p| policy::normalize_prefix(p))
         .collect::<Result<_>>()?;
+    // Before reading anything: standard input can serve only one option.
+    crate::policy_input::check_one_stdin(
+        options
+            .policy
+            .iter()
+            .map(|p| ("--policy", p.as_str()))
+            .chain(
+                options
+                    .statements
+                    .iter()
+                    .map(|s| ("--statement", s.as_str())),
+            ),
+    )?;
     if let Some(source) = &options.policy {
-        let text = read_policy_source(source)?;
-        let document = policy::parse_json(&text, "--policy")?;
+        let document = crate::policy_input::read_json(source, "--policy")?;
         if !document.is_object() {
             return Err(Error::invalid(
                 "--policy: the document must be a JSON object",
@@ -47,7 +58,7 @@ pub fn policy_request(
     request.extra_statements = options
         .statements
         .iter()
-        .map(|s| policy::parse_json(s, "--statement"))
+        .map(|s| crate::policy_input::read_json(s, "--statement"))
         .collect::<Result<_>>()?;
     if let Some(region) = aws.region_hint() {
         request.partition = policy::partition_for_region(&region).to_string();
@@ -59,24 +70,4 @@ pub fn policy_request(
     // Generate once now so every problem in the documents is reported before any AWS call.
     request.document()?;
     Ok(request)
-}
-
-/// `--policy` takes `-` (standard input), a literal JSON document, or a file path, as upstream does.
-fn read_policy_source(source: &str) -> Result<String> {
-    if source == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Error::invalid(format!("--policy -: cannot read standard input: {e}")))?;
-        return Ok(text);
-    }
-    if source.trim_start().starts_with('{') {
-        return Ok(source.to_string());
-    }
-    std::fs::read_to_string(source).map_err(|e| {
-        Error::invalid_with_hint(
-            format!("--policy {source:?}: cannot read the file: {e}"),
-            "pass a file path, a JSON document starting with '{', or - for standard input",
-        )
-    })
 }

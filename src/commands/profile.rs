@@ -5,6 +5,7 @@ use crate::aws::AwsOptions;
 use crate::aws_config_file::{self as config, config_header};
 use crate::cli::{ProfileAddArgs, ProfileCommand, ServeArgs};
 use crate::error::{Error, Result};
+use crate::policy_input::InputSource;
 use std::path::Path;
 
 pub fn run(command: &ProfileCommand, aws: &AwsOptions) -> Result<()> {
@@ -28,13 +29,22 @@ fn add(args: &ProfileAddArgs, aws: &AwsOptions, path: &Path) -> Result<()> {
             "pass --profile with the identity that may assume the role, e.g. --profile default",
         ));
     }
-    // Check the request now, so a broken profile is never written.
-    crate::commands::policy::policy_request(&args.serve.buckets, &args.serve.policy, aws)?;
-    if args.serve.policy.policy.as_deref() == Some("-") {
+    // Before the request is checked, which would read standard input.
+    let options = &args.serve.policy;
+    let reads_stdin = |source: &String| InputSource::of(source) == InputSource::Stdin;
+    if options
+        .policy
+        .iter()
+        .chain(&options.statements)
+        .any(reads_stdin)
+    {
         return Err(Error::invalid(
-            "--policy - cannot be used: a credential_process has no standard input; pass a file path",
+            "--policy - and --statement - cannot be used: a credential_process has no standard \
+             input; pass a file path",
         ));
     }
+    // Check the request now, so a broken profile is never written.
+    crate::commands::policy::policy_request(&args.serve.buckets, &args.serve.policy, aws)?;
     let line = credential_process_line(&args.serve, aws)?;
     let header = config_header(&args.name);
     let section = format!("{header}\ncredential_process = {line}\n");
@@ -130,7 +140,15 @@ pub fn credential_process_line(serve: &ServeArgs, aws: &AwsOptions) -> Result<St
         words.extend(["--preset".into(), preset.clone()]);
     }
     for statement in &policy.statements {
-        words.extend(["--statement".into(), statement.clone()]);
+        // A file is named by its absolute path: the SDK starts serve in another directory.
+        let word = match InputSource::of(statement) {
+            InputSource::File(file) => std::path::absolute(file)
+                .map_err(|e| Error::invalid(format!("--statement {statement:?}: {e}")))?
+                .to_string_lossy()
+                .into_owned(),
+            InputSource::Json(_) | InputSource::Stdin => statement.clone(),
+        };
+        words.extend(["--statement".into(), word]);
     }
     words.extend(["--duration".into(), serve.duration.clone()]);
     words.extend(["--refresh-window".into(), serve.refresh_window.clone()]);
@@ -155,7 +173,7 @@ fn quote(word: &str) -> Result<String> {
     }
     Err(Error::invalid_with_hint(
         format!("{word:?} cannot be written safely into a credential_process line"),
-        "put custom statements in a policy file and pass --policy FILE",
+        "put custom statements in a file and pass --statement FILE or --policy FILE",
     ))
 }
 
