@@ -194,9 +194,10 @@ pub struct PolicyOptions {
         conflicts_with_all = ["read_only", "write_only", "prefixes"]
     )]
     pub policy: Option<String>,
-    /// A JSON statement to add to the policy (repeatable), e.g.
-    /// '{"Effect": "Allow", "Action": "textract:*", "Resource": "*"}'.
-    #[arg(long = "statement", value_name = "JSON")]
+    /// A statement to add to the policy (repeatable): a JSON object, e.g.
+    /// '{"Effect": "Allow", "Action": "textract:*", "Resource": "*"}', a file path, or - for standard
+    /// input (only one --policy/--statement can read standard input).
+    #[arg(long = "statement", value_name = "JSON|FILE|-")]
     pub statements: Vec<String>,
     /// Add the statements of an installed plugin's preset (repeatable), e.g. `textract`.
     /// See `s3creds plugin list`.

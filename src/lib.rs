@@ -5,7 +5,8 @@
 //!
 //! * `core`: pure. The validated request, policy documents, the plan of AWS calls, the verdicts on what
 //!   AWS reports. No I/O (enforced by `tests/layering.rs`).
-//! * `request`: the command line into `core`'s request types (reads input files, resolves presets).
+//! * `request`: the command line into `core`'s request types; `policy_input` reads `--policy` and
+//!   `--statement` (bounded, exact JSON).
 //! * `aws`: configuration, clients, and `apply`, the only code that changes AWS.
 //! * `cache`: the credential cache (keyring, index, single flight).
 //! * `plugin`: presets and formats from dynamic libraries; `plugin::loader` is the only `unsafe` code.
@@ -25,6 +26,7 @@ mod env;
 pub mod error;
 mod output;
 mod plugin;
+mod policy_input;
 mod request;
 mod secret;
 

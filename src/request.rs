@@ -12,7 +12,7 @@ use crate::core::plan::{BoundaryChoice, CreateRequest, CredentialKind};
 use crate::core::policy::{self, Access, PolicyRequest};
 use crate::core::request::{self, Buckets, KeyPrefix, Scope, ServeRequest, SessionDuration};
 use crate::error::{Error, Result};
-use std::io::Read;
+use crate::policy_input;
 use std::time::Duration;
 
 /// The scope (buckets + policy) from the policy options shared by every command that builds one.
@@ -31,9 +31,21 @@ pub fn scope(buckets: &[String], options: &PolicyOptions, aws: &AwsOptions) -> R
         .iter()
         .map(|p| KeyPrefix::parse(p).map(KeyPrefix::into_string))
         .collect::<Result<_>>()?;
+    // Before reading anything: standard input can serve only one option.
+    policy_input::check_one_stdin(
+        options
+            .policy
+            .iter()
+            .map(|p| ("--policy", p.as_str()))
+            .chain(
+                options
+                    .statements
+                    .iter()
+                    .map(|s| ("--statement", s.as_str())),
+            ),
+    )?;
     if let Some(source) = &options.policy {
-        let text = read_policy_source(source)?;
-        let document = policy::parse_json(&text, "--policy")?;
+        let document = policy_input::read_json(source, "--policy")?;
         if !document.is_object() {
             return Err(Error::invalid(
                 "--policy: the document must be a JSON object",
@@ -44,7 +56,7 @@ pub fn scope(buckets: &[String], options: &PolicyOptions, aws: &AwsOptions) -> R
     policy_request.extra_statements = options
         .statements
         .iter()
-        .map(|s| policy::parse_json(s, "--statement"))
+        .map(|s| policy_input::read_json(s, "--statement"))
         .collect::<Result<_>>()?;
     if let Some(region) = aws.region_hint() {
         policy_request.partition = policy::partition_for_region(&region).to_string();
@@ -95,24 +107,4 @@ pub fn serve(args: &ServeArgs, aws: &AwsOptions) -> Result<ServeRequest> {
     let duration = SessionDuration::parse(&args.duration)?;
     let window = duration::parse_seconds(&args.refresh_window)?;
     ServeRequest::new(scope, duration, Duration::from_secs(window), !args.no_cache)
-}
-
-/// `--policy` takes `-` (standard input), a literal JSON document, or a file path, as upstream does.
-fn read_policy_source(source: &str) -> Result<String> {
-    if source == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Error::invalid(format!("--policy -: cannot read standard input: {e}")))?;
-        return Ok(text);
-    }
-    if source.trim_start().starts_with('{') {
-        return Ok(source.to_string());
-    }
-    std::fs::read_to_string(source).map_err(|e| {
-        Error::invalid_with_hint(
-            format!("--policy {source:?}: cannot read the file: {e}"),
-            "pass a file path, a JSON document starting with '{', or - for standard input",
-        )
-    })
 }

@@ -11,6 +11,7 @@ const FORBIDDEN_IN_CORE: &[&str] = &[
     "crate::cache",
     "crate::plugin",
     "crate::request",
+    "crate::policy_input",
     "crate::output",
     "crate::env",
     "crate::cli",

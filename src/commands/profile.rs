@@ -5,6 +5,7 @@ use crate::aws::AwsOptions;
 use crate::aws_config_file::{self as config, config_header};
 use crate::cli::{ProfileAddArgs, ProfileCommand, ServeArgs};
 use crate::error::{Error, Result};
+use crate::policy_input::InputSource;
 use std::path::Path;
 
 pub fn run(command: &ProfileCommand, aws: &AwsOptions) -> Result<()> {
@@ -18,15 +19,24 @@ pub fn run(command: &ProfileCommand, aws: &AwsOptions) -> Result<()> {
 
 fn add(args: &ProfileAddArgs, aws: &AwsOptions, path: &Path) -> Result<()> {
     validate_profile_name(&args.name)?;
+    // Before the request is checked, which would read standard input.
+    let options = &args.serve.policy;
+    let reads_stdin = |source: &String| InputSource::of(source) == InputSource::Stdin;
+    if options
+        .policy
+        .iter()
+        .chain(&options.statements)
+        .any(reads_stdin)
+    {
+        return Err(Error::invalid(
+            "--policy - and --statement - cannot be used: a credential_process has no standard \
+             input; pass a file path",
+        ));
+    }
     let text = read_or_empty(path)?;
     let source = source_identity(args, aws, &text)?;
     // Check the request now, so a broken profile is never written.
     let request = crate::request::serve(&args.serve, &source)?;
-    if args.serve.policy.policy.as_deref() == Some("-") {
-        return Err(Error::invalid(
-            "--policy - cannot be used: a credential_process has no standard input; pass a file path",
-        ));
-    }
     check_buckets(&request, &source)?;
     let line = credential_process_line(&args.serve, &source)?;
     let header = config_header(&args.name);
@@ -173,13 +183,27 @@ pub fn credential_process_line(serve: &ServeArgs, aws: &AwsOptions) -> Result<St
     // The identity that assumes the role (`source_identity`), always explicit: otherwise an SDK
     // started with AWS_PROFILE=<this profile> would make serve resolve its own profile again.
     let source = aws;
-    // The helper runs from whatever directory the SDK's process is in.
+    // The helper runs from whatever directory the SDK's process is in: files are named by their
+    // absolute paths.
     let mut serve = serve.clone();
+    let absolute = |option: &str, source: &str| -> Result<String> {
+        Ok(match InputSource::of(source) {
+            InputSource::File(file) => std::path::absolute(file)
+                .map_err(|e| Error::invalid(format!("{option} {source:?}: {e}")))?
+                .to_string_lossy()
+                .into_owned(),
+            InputSource::Json(_) | InputSource::Stdin => source.to_string(),
+        })
+    };
     if let Some(file) = &serve.policy.policy {
-        let absolute = std::path::absolute(file)
-            .map_err(|e| Error::invalid(format!("--policy {file:?}: {e}")))?;
-        serve.policy.policy = Some(absolute.to_string_lossy().into_owned());
+        serve.policy.policy = Some(absolute("--policy", file)?);
     }
+    serve.policy.statements = serve
+        .policy
+        .statements
+        .iter()
+        .map(|statement| absolute("--statement", statement))
+        .collect::<Result<_>>()?;
     let mut words = vec![binary.to_string_lossy().into_owned(), "serve".to_string()];
     words.extend(source.to_argv());
     words.extend(serve.to_argv());

@@ -6,6 +6,7 @@ pub mod duration;
 pub mod names;
 pub mod plan;
 pub mod policy;
+pub mod policy_grammar;
 pub mod preconditions;
 pub mod request;
 pub mod time;

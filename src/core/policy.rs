@@ -7,8 +7,10 @@
 //! identical, and the document is a fraction of the size, which matters because AWS caps a user's inline
 //! policies and a session policy at 2,048 characters.
 
+use super::policy_grammar as grammar;
 use crate::error::{Error, Result};
 use serde_json::{json, Map, Value};
+use std::collections::HashSet;
 
 /// The placeholder `--policy` (and `--statement`) documents use for "each bucket in turn".
 pub const BUCKET_PLACEHOLDER: &str = "$!BUCKET_NAME!$";
@@ -18,6 +20,11 @@ pub const POLICY_VERSION: &str = "2012-10-17";
 pub const MAX_USER_INLINE_POLICY_CHARS: usize = 2048;
 /// AWS limit on the plaintext of a session policy passed to AssumeRole.
 pub const MAX_SESSION_POLICY_CHARS: usize = 2048;
+/// The most statements a policy may have, counted before duplicates are dropped. The shortest possible
+/// statement, `{"Effect":"Allow","Action":"*","Resource":"*"}` plus a comma, is 47 characters, so even
+/// AWS's largest policies (managed policies, 6,144 characters) hold at most 130; inline and session
+/// policies at most 43. Counting is free, so this is checked before any work that grows with the input.
+pub const MAX_STATEMENTS: usize = 130;
 
 const BUCKET_READ_ACTIONS: [&str; 2] = ["s3:ListBucket", "s3:GetBucketLocation"];
 const OBJECT_READ_ACTIONS: [&str; 5] = [
@@ -121,15 +128,32 @@ impl PolicyRequest {
     }
 
     /// The one identity/session policy document for all buckets.
+    ///
+    /// Everything IAM's policy grammar would refuse is refused here, so every command (and `create`
+    /// before its first AWS call) reports it: cheap limits first, then each statement's grammar, then
+    /// the Sids after copying per bucket.
     pub fn document(&self) -> Result<Value> {
+        let mut inputs: Vec<(&Value, &str)> = match &self.custom_policy {
+            Some(template) => custom_statements(template)?
+                .iter()
+                .map(|s| (s, "--policy"))
+                .collect(),
+            None => Vec::new(),
+        };
+        inputs.extend(self.extra_statements.iter().map(|s| (s, "--statement")));
+        self.check_statement_count(&inputs)?;
+        for (statement, origin) in &inputs {
+            validate_statement(statement, origin)?;
+        }
+        check_sids_given_once(&inputs)?;
         let mut statements = match &self.custom_policy {
-            Some(template) => self.custom_statements(template)?,
+            Some(_) => Vec::new(),
             None => self.generated_statements(),
         };
-        for statement in &self.extra_statements {
-            validate_statement(statement, "--statement")?;
+        for (statement, _) in &inputs {
             statements.extend(self.substitute_per_bucket(statement));
         }
+        check_sids_unique_after_copying(&statements)?;
         dedupe(&mut statements);
         if statements.is_empty() {
             return Err(Error::invalid("the policy has no statements"));
@@ -182,34 +206,117 @@ impl PolicyRequest {
         statements
     }
 
-    fn custom_statements(&self, template: &Value) -> Result<Vec<Value>> {
-        let statements = match template.get("Statement") {
-            Some(Value::Array(items)) => items.clone(),
-            Some(object @ Value::Object(_)) => vec![object.clone()],
-            _ => {
-                return Err(Error::invalid(
-                    "--policy: the document needs a \"Statement\" list",
-                ))
-            }
-        };
-        let mut out = Vec::new();
-        for statement in &statements {
-            validate_statement(statement, "--policy")?;
-            out.extend(self.substitute_per_bucket(statement));
+    /// Refuse more than [`MAX_STATEMENTS`] before copying statements per bucket, which multiplies them.
+    fn check_statement_count(&self, inputs: &[(&Value, &str)]) -> Result<()> {
+        let generated = if self.custom_policy.is_some() { 0 } else { 4 };
+        let count = inputs
+            .iter()
+            .map(|(statement, _)| {
+                if contains_placeholder(statement) {
+                    self.buckets.len()
+                } else {
+                    1
+                }
+            })
+            .fold(generated, usize::saturating_add);
+        if count > MAX_STATEMENTS {
+            return Err(Error::invalid_with_hint(
+                format!(
+                    "the policy would have {count} statements; AWS's policy size limits leave room \
+                     for at most {MAX_STATEMENTS} (43 in an inline or session policy)"
+                ),
+                "merge statements (Action and Resource take lists), or name fewer buckets per credential",
+            ));
         }
-        Ok(out)
+        Ok(())
     }
 
     /// One copy of `value` per bucket with the placeholder replaced; a single copy when there is none.
+    /// With several buckets a `Sid` is numbered by bucket position (`Read` -> `Read1`, `Read2`), because
+    /// IAM refuses a policy whose Sids repeat.
     fn substitute_per_bucket(&self, value: &Value) -> Vec<Value> {
         if !contains_placeholder(value) {
             return vec![value.clone()];
         }
+        let numbered = self.buckets.len() > 1;
         self.buckets
             .iter()
-            .map(|bucket| substitute(value, bucket))
+            .enumerate()
+            .map(|(position, bucket)| {
+                let mut copy = substitute(value, bucket);
+                if let Some(Value::String(sid)) = copy.get_mut("Sid") {
+                    if numbered && !sid.is_empty() {
+                        sid.push_str(&(position + 1).to_string());
+                    }
+                }
+                copy
+            })
             .collect()
     }
+}
+
+/// The statements of a `--policy` document, after checking its top level.
+fn custom_statements(template: &Value) -> Result<&[Value]> {
+    if let Value::Object(map) = template {
+        grammar::check_policy_envelope(map).map_err(|why| {
+            Error::invalid_with_hint(
+                format!("--policy: {why}"),
+                r#"a policy looks like {"Version": "2012-10-17", "Statement": [...]}"#,
+            )
+        })?;
+    }
+    match template.get("Statement") {
+        Some(Value::Array(items)) => Ok(items),
+        Some(object @ Value::Object(_)) => Ok(std::slice::from_ref(object)),
+        _ => Err(Error::invalid(
+            "--policy: the document needs a \"Statement\" list",
+        )),
+    }
+}
+
+fn sid_of(statement: &Value) -> Option<&str> {
+    statement
+        .get("Sid")
+        .and_then(Value::as_str)
+        .filter(|sid| !sid.is_empty())
+}
+
+/// IAM refuses repeated Sids; a repeat in what the user wrote is theirs to fix.
+fn check_sids_given_once(inputs: &[(&Value, &str)]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for (statement, origin) in inputs {
+        if let Some(sid) = sid_of(statement) {
+            if !seen.insert(sid) {
+                return Err(Error::invalid_with_hint(
+                    format!(
+                        "{origin}: the Sid {} is used by more than one statement",
+                        grammar::quoted(sid)
+                    ),
+                    "IAM requires every Sid in a policy to be unique: rename or remove one",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Numbering copied Sids can still collide with a Sid the user wrote (`Read` copied as `Read1` next to a
+/// statement named `Read1`).
+fn check_sids_unique_after_copying(statements: &[Value]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for sid in statements.iter().filter_map(sid_of) {
+        if !seen.insert(sid) {
+            return Err(Error::invalid_with_hint(
+                format!(
+                    "the Sid {} would be used twice: statements with $!BUCKET_NAME!$ are \
+                     copied per bucket with their Sid numbered (Read -> Read1, Read2, ...)",
+                    grammar::quoted(sid)
+                ),
+                "rename the Sid that ends in a digit",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn contains_placeholder(value: &Value) -> bool {
@@ -238,23 +345,17 @@ fn substitute(value: &Value, bucket: &str) -> Value {
     }
 }
 
+/// Drop repeated statements, keeping the first. Linear: statements are compared by their compact text.
 fn dedupe(statements: &mut Vec<Value>) {
-    let mut seen = Vec::with_capacity(statements.len());
-    statements.retain(|s| {
-        if seen.contains(s) {
-            false
-        } else {
-            seen.push(s.clone());
-            true
-        }
-    });
+    let mut seen = HashSet::with_capacity(statements.len());
+    statements.retain(|s| seen.insert(compact(s)));
 }
 
 /// Check the shape of one statement of an identity or session policy.
 pub fn validate_statement(statement: &Value, origin: &str) -> Result<()> {
     let bad = |why: &str| {
         Error::invalid_with_hint(
-            format!("{origin}: invalid statement {}: {why}", compact(statement)),
+            format!("{origin}: invalid statement {}: {why}", excerpt(statement)),
             r#"a statement looks like {"Effect": "Allow", "Action": "textract:*", "Resource": "*"}"#,
         )
     };
@@ -267,7 +368,8 @@ pub fn validate_statement(statement: &Value, origin: &str) -> Result<()> {
             "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition"
         ) {
             return Err(bad(&format!(
-                "unknown key {key:?} (Principal belongs in bucket policies, not credentials)"
+                "unknown key {} (Principal belongs in bucket policies, not credentials)",
+                grammar::quoted(key)
             )));
         }
     }
@@ -285,33 +387,47 @@ pub fn validate_statement(statement: &Value, origin: &str) -> Result<()> {
                 )))
             }
         };
-        let ok = match value {
-            Value::String(s) => !s.is_empty(),
-            Value::Array(items) => {
-                !items.is_empty()
-                    && items
-                        .iter()
-                        .all(|i| i.as_str().is_some_and(|s| !s.is_empty()))
-            }
-            _ => false,
+        let items: Vec<&str> = match value {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
         };
+        let ok = !items.is_empty()
+            && items.len() == value.as_array().map_or(1, Vec::len)
+            && items.iter().all(|s| !s.is_empty());
         if !ok {
             return Err(bad(&format!(
                 "\"{key}\" must be a string or a non-empty list of strings"
             )));
         }
+        let check = if key == "Action" {
+            grammar::check_action
+        } else {
+            grammar::check_resource
+        };
+        for item in items {
+            check(item).map_err(|why| bad(&why))?;
+        }
     }
-    if key_is_not_object(map, "Condition") {
-        return Err(bad("\"Condition\" must be an object"));
+    if let Some(condition) = map.get("Condition") {
+        grammar::check_condition(condition).map_err(|why| bad(&why))?;
     }
-    if map.get("Sid").is_some_and(|s| !s.is_string()) {
-        return Err(bad("\"Sid\" must be a string"));
+    match map.get("Sid") {
+        None => {}
+        Some(Value::String(sid)) => grammar::check_sid(sid).map_err(|why| bad(&why))?,
+        Some(_) => return Err(bad("\"Sid\" must be a string")),
     }
     Ok(())
 }
 
-fn key_is_not_object(map: &Map<String, Value>, key: &str) -> bool {
-    map.get(key).is_some_and(|v| !v.is_object())
+/// A statement as quoted in an error: compact, and cut short so that the error stays one readable line.
+fn excerpt(statement: &Value) -> String {
+    const SHOWN: usize = 200;
+    let text = compact(statement);
+    match text.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
 }
 
 /// The size AWS counts: the document without insignificant white space.
@@ -345,19 +461,31 @@ pub fn normalize_prefix(prefix: &str) -> Result<String> {
             "leave out --prefix to grant the whole bucket",
         ));
     }
-    if body.contains(['*', '?']) {
-        return Err(Error::invalid(format!(
-            "invalid --prefix {prefix:?}: '*' and '?' are only allowed as the final '*'"
-        )));
+    if let Some(wildcard) = body.find(['*', '?']) {
+        let literal = &body[..wildcard];
+        let instead = if literal.is_empty() {
+            "leave out --prefix to grant the whole bucket".to_string()
+        } else {
+            format!(
+                "a prefix already covers every key that starts with it: write --prefix {literal:?}, \
+                 or repeat --prefix once per folder (--prefix app1/ --prefix app2/)"
+            )
+        };
+        return Err(Error::invalid_with_hint(
+            format!("invalid --prefix {prefix:?}: '*' and '?' are only allowed as the final '*'"),
+            instead,
+        ));
     }
     if body.contains("${") {
-        return Err(Error::invalid(format!(
-            "invalid --prefix {prefix:?}: IAM policy variables (${{...}}) are not allowed"
-        )));
+        return Err(Error::invalid_with_hint(
+            format!("invalid --prefix {prefix:?}: IAM policy variables (${{...}}) are not allowed"),
+            "write the literal key prefix; for per-user prefixes, pass a --policy document",
+        ));
     }
     if body.len() > 1024 {
-        return Err(Error::invalid(
+        return Err(Error::invalid_with_hint(
             "invalid --prefix: S3 keys are at most 1024 bytes",
+            "use a shorter prefix: the start of the key is enough",
         ));
     }
     Ok(format!("{body}*"))
@@ -398,20 +526,6 @@ pub fn partition_for_region(region: &str) -> &'static str {
         "aws-us-gov"
     } else {
         "aws"
-    }
-}
-
-/// Parse user-supplied policy JSON. Strict JSON first; the seed documentation's own `--policy` example has
-/// a trailing comma, so a document that is valid JSON5 is accepted as well.
-pub fn parse_json(text: &str, origin: &str) -> Result<Value> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(value) => Ok(value),
-        Err(strict_error) => json5::from_str::<Value>(text).map_err(|_| {
-            Error::invalid_with_hint(
-                format!("{origin}: not valid JSON: {strict_error}"),
-                "check quotes and brackets; pass a file path, a JSON string, or - for standard input",
-            )
-        }),
     }
 }
 
@@ -512,13 +626,121 @@ mod tests {
     }
 
     #[test]
-    fn trailing_comma_json_from_the_seed_is_accepted_but_garbage_is_not() {
-        let seed = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Action": ["s3:GetObject*", "s3:ListBucket"],
-            "Resource": ["arn:aws:s3:::$!BUCKET_NAME!$", "arn:aws:s3:::$!BUCKET_NAME!$/*"],}]}"#;
-        assert!(parse_json(seed, "--policy").is_ok());
-        let error = parse_json("{nope", "--policy").unwrap_err();
-        assert!(error.to_string().starts_with("--policy: not valid JSON"));
+    fn a_sid_copied_per_bucket_is_numbered_by_bucket_position() {
+        let mut req = request(&["b1", "b2"], Access::ReadWrite);
+        req.custom_policy = Some(json!({"Version":"2012-10-17","Statement":[
+            {"Sid":"Read","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::$!BUCKET_NAME!$/*"},
+            {"Sid":"Text","Effect":"Allow","Action":"textract:*","Resource":"*"}
+        ]}));
+        let doc = req.document().unwrap();
+        let sids: Vec<&str> = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(sids, ["Read1", "Read2", "Text"]);
+        req.buckets = vec!["b1".into()];
+        assert_eq!(req.document().unwrap()["Statement"][0]["Sid"], "Read");
+    }
+
+    #[test]
+    fn repeated_or_colliding_sids_are_refused() {
+        let statement = |sid: &str, resource: &str| json!({"Sid": sid, "Effect": "Allow", "Action": "s3:GetObject", "Resource": resource});
+        let mut req = request(&["b1", "b2"], Access::ReadWrite);
+        req.extra_statements = vec![statement("A", "*"), statement("A", "arn:aws:s3:::x")];
+        let error = req.document().unwrap_err().to_string();
+        assert!(error.contains("\"A\" is used by more than one"), "{error}");
+        // Identical statements with the same Sid are still the user's repeat.
+        req.extra_statements = vec![statement("A", "*"), statement("A", "*")];
+        assert!(req.document().is_err());
+        req.extra_statements = vec![
+            statement("Read", "arn:aws:s3:::$!BUCKET_NAME!$"),
+            statement("Read2", "*"),
+        ];
+        let error = req.document().unwrap_err().to_string();
+        assert!(error.contains("\"Read2\" would be used twice"), "{error}");
+        // Statements without a Sid may repeat; the copy is dropped.
+        let plain = json!({"Effect": "Allow", "Action": "textract:*", "Resource": "*"});
+        req.extra_statements = vec![plain.clone(), plain];
+        let doc = req.document().unwrap();
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn grammar_is_checked_for_every_statement() {
+        for bad in [
+            json!({"Effect":"Allow","Action":"s3 GetObject","Resource":"*"}),
+            json!({"Effect":"Allow","Action":"s3:GetObject","Resource":"bucket"}),
+            json!({"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Sid":"a-b"}),
+            json!({"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"Foo":{"k":"v"}}}),
+            json!({"Effect":"Allow","Action":["s3:GetObject", 7],"Resource":"*"}),
+        ] {
+            let mut req = request(&["b"], Access::ReadOnly);
+            req.extra_statements = vec![bad.clone()];
+            assert!(req.document().is_err(), "{bad}");
+            let mut req = request(&["b"], Access::ReadOnly);
+            req.custom_policy = Some(json!({"Statement": [bad.clone()]}));
+            assert!(req.document().is_err(), "{bad}");
+        }
+        let mut req = request(&["b"], Access::ReadOnly);
+        req.custom_policy =
+            Some(json!({"Version": "2012-10-17", "Statement": [], "Principal": "*"}));
+        assert!(req
+            .document()
+            .unwrap_err()
+            .to_string()
+            .contains("top-level"));
+    }
+
+    #[test]
+    fn a_huge_statement_count_is_refused_before_any_quadratic_work() {
+        let statement = json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
+        let mut req = request(&["b"], Access::ReadOnly);
+        req.extra_statements = vec![statement.clone(); 40_000];
+        let started = std::time::Instant::now();
+        let error = req.document().unwrap_err().to_string();
+        assert!(error.contains("40004 statements"), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // At the limit, 130 distinct statements are deduplicated quickly and kept.
+        req.custom_policy = Some(json!({"Statement": (0..MAX_STATEMENTS)
+            .map(|i| json!({"Effect": "Allow", "Action": format!("s3:Get{i}"), "Resource": "*"}))
+            .collect::<Vec<_>>()}));
+        req.extra_statements.clear();
+        assert_eq!(
+            req.document().unwrap()["Statement"]
+                .as_array()
+                .unwrap()
+                .len(),
+            MAX_STATEMENTS
+        );
+        // The count includes the copies made per bucket.
+        let mut req = request(&["b1", "b2", "b3"], Access::ReadOnly);
+        req.custom_policy = Some(json!({"Statement": vec![
+            json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::$!BUCKET_NAME!$"}); 50]}));
+        assert!(req
+            .document()
+            .unwrap_err()
+            .to_string()
+            .contains("150 statements"));
+    }
+
+    #[test]
+    fn every_prefix_error_has_a_hint() {
+        for (bad, hint) in [
+            ("app*/", "write --prefix \"app\""),
+            ("*x", "leave out --prefix"),
+            ("", "leave out --prefix"),
+            ("${aws:username}/", "literal key prefix"),
+        ] {
+            let error = normalize_prefix(bad).unwrap_err();
+            let shown = error.hint().unwrap_or_default();
+            assert!(shown.contains(hint), "{bad}: {shown}");
+        }
+        assert!(normalize_prefix(&"k".repeat(2000))
+            .unwrap_err()
+            .hint()
+            .is_some());
     }
 
     #[test]
