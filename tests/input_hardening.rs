@@ -592,6 +592,9 @@ fn profile_add_refuses_stdin_and_writes_statement_files_as_absolute_paths() {
     }
     h.assert_nothing_changed();
 
+    // A source profile for the new one (keys come from the environment), and the bucket it names.
+    std::fs::write(h.config(), "[default]\nregion = us-east-1\n").unwrap();
+    Aws::new(&h.moto.url, &Keys::dummy()).create_bucket("profile-bucket");
     let (_, command) = h
         .commands(
             &["profile-bucket"],

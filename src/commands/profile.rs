@@ -33,9 +33,11 @@ fn add(args: &ProfileAddArgs, aws: &AwsOptions, path: &Path) -> Result<()> {
              input; pass a file path",
         ));
     }
+    // Bad input is reported as every command reports it, before anything else is looked at.
+    crate::request::serve(&args.serve, aws)?;
     let text = read_or_empty(path)?;
     let source = source_identity(args, aws, &text)?;
-    // Check the request now, so a broken profile is never written.
+    // Again with the source's region, which decides the partition of the ARNs.
     let request = crate::request::serve(&args.serve, &source)?;
     check_buckets(&request, &source)?;
     let line = credential_process_line(&args.serve, &source)?;
