@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod duration;
 pub mod error;
+pub mod files;
 pub mod keystore;
 pub mod names;
 pub mod output;
