@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub fn run(command: &CacheCommand) -> Result<()> {
     let dir = cache::cache_dir()
         .ok_or_else(|| Error::Internal("no cache directory (HOME is not set)".into()))?;
+    cache::private_dir(&dir)
+        .map_err(|e| crate::files::to_error(e, "cannot use the cache folder"))?;
     match command {
         CacheCommand::List => {
             let index = Index::read(&dir);

@@ -72,7 +72,20 @@ pub fn run(args: &ServeArgs, aws_options: &AwsOptions) -> Result<()> {
     }
     .key();
 
-    let store = if args.no_cache {
+    // A cache folder another user could write to is not used at all (they could plant a role to
+    // assume or links): fresh credentials then, and one line saying why.
+    let (dir, folder_refused) = match cache::cache_dir().map(|d| cache::private_dir(&d).map(|()| d))
+    {
+        Some(Ok(dir)) => (Some(dir), false),
+        Some(Err(e)) => {
+            if !args.no_cache {
+                caching_off(&format!("cannot use the cache folder: {e}"));
+            }
+            (None, true)
+        }
+        None => (None, false),
+    };
+    let store = if args.no_cache || folder_refused {
         None
     } else {
         match KeyStore::open() {
@@ -89,7 +102,6 @@ pub fn run(args: &ServeArgs, aws_options: &AwsOptions) -> Result<()> {
     }
 
     // Miss: one process fetches, the others wait for it and then read what it stored.
-    let dir = cache::cache_dir();
     let _lock = match (&store, &dir) {
         (Some(_), Some(dir)) => {
             cache::lock(&dir.join("locks").join(format!("{key}.lock")), LOCK_WAIT)
