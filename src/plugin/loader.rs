@@ -360,10 +360,13 @@ impl Image {
     }
 
     /// The library is loaded (forever): keep the memory file open.
-    fn keep(mut self) {
+    fn keep(self) {
         #[cfg(target_os = "linux")]
-        if let Some(memory) = self.memory.take() {
-            std::mem::forget(memory);
+        {
+            let mut image = self;
+            if let Some(memory) = image.memory.take() {
+                std::mem::forget(memory);
+            }
         }
     }
 }
