@@ -24,6 +24,7 @@ pub mod core;
 mod credentials;
 mod env;
 pub mod error;
+mod files;
 mod output;
 mod plugin;
 mod policy_input;

@@ -708,3 +708,219 @@ fn unknown_formats_list_what_is_available() {
     )
     .assert_failure(3, "available formats: json, ini, rclone, shell-exports");
 }
+
+/// Rewrite the installed manifest so that plugin `name`'s file is `file`, as a hand edit would.
+fn set_manifest_file(data: &Path, name: &str, file: &str) {
+    let path = data.join("plugins/manifest.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let current = format!("file = \"{name}{}\"", std::env::consts::DLL_SUFFIX);
+    assert!(text.contains(&current), "{text}");
+    // A JSON string is also a valid TOML basic string.
+    let edited = text.replace(
+        &current,
+        &format!("file = {}", serde_json::to_string(file).unwrap()),
+    );
+    std::fs::write(&path, edited).unwrap();
+}
+
+#[test]
+fn a_manifest_naming_files_outside_the_folder_is_refused_by_every_command() {
+    let data = data_dir();
+    install(data.path(), "s3creds-plugin-textract");
+    // A library outside the plugins folder that a hand-edited manifest points at.
+    let victim = data.path().join("victim.so");
+    std::fs::copy(library("s3creds-plugin-textract"), &victim).unwrap();
+    let original = std::fs::read_to_string(data.path().join("plugins/manifest.toml")).unwrap();
+    for file in [
+        "../victim.so".to_string(),
+        victim.display().to_string(),
+        "sub/../../victim.so".to_string(),
+        "..\\victim.so".to_string(),
+        "..".to_string(),
+        ".manifest.toml.s3creds-lock".to_string(),
+    ] {
+        std::fs::write(data.path().join("plugins/manifest.toml"), &original).unwrap();
+        set_manifest_file(data.path(), "textract", &file);
+        for args in [
+            vec!["plugin", "list"],
+            vec!["plugin", "info", "textract"],
+            vec!["plugin", "remove", "textract"],
+            vec!["policy", "my-bucket", "--preset", "textract"],
+        ] {
+            s3creds_in(data.path(), &args)
+                .assert_failure(3, "only a plain file name inside")
+                .assert_failure(3, "hint: the manifest was edited by hand");
+        }
+        assert!(
+            victim.exists(),
+            "{file}: a file outside the folder was deleted"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_plugin_folder_or_file_of_another_user_is_refused() {
+    const NOBODY: u32 = 65534;
+    let data = data_dir();
+    install(data.path(), "s3creds-plugin-textract");
+    let folder = data.path().join("plugins");
+    let file = folder.join(format!("textract{}", std::env::consts::DLL_SUFFIX));
+    let problem = format!("belongs to uid {NOBODY}, not to you (uid 0)");
+
+    std::os::unix::fs::chown(&folder, Some(NOBODY), None).unwrap();
+    for args in [
+        vec!["policy", "my-bucket", "--preset", "textract"],
+        vec!["plugin", "list"],
+        vec!["plugin", "info", "textract"],
+    ] {
+        s3creds_in(data.path(), &args)
+            .assert_failure(3, "refusing to load plugins: the folder")
+            .assert_failure(3, &problem);
+    }
+    let rclone = library("s3creds-plugin-rclone");
+    s3creds_in(
+        data.path(),
+        &["plugin", "install", rclone.to_str().unwrap()],
+    )
+    .assert_failure(3, &problem);
+    std::os::unix::fs::chown(&folder, Some(0), None).unwrap();
+
+    // The data folder above it counts too: whoever owns it can replace the plugins folder.
+    std::os::unix::fs::chown(data.path(), Some(NOBODY), None).unwrap();
+    s3creds_in(
+        data.path(),
+        &["policy", "my-bucket", "--preset", "textract"],
+    )
+    .assert_failure(3, &problem);
+    std::os::unix::fs::chown(data.path(), Some(0), None).unwrap();
+
+    std::os::unix::fs::chown(&file, Some(NOBODY), None).unwrap();
+    s3creds_in(
+        data.path(),
+        &["policy", "my-bucket", "--preset", "textract"],
+    )
+    .assert_failure(3, "refusing to load plugins: the file")
+    .assert_failure(3, &problem);
+    let list = s3creds_in(data.path(), &["plugin", "list"]);
+    list.assert_success();
+    assert!(list.stdout.contains(&problem), "{}", list.stdout);
+    std::os::unix::fs::chown(&file, Some(0), None).unwrap();
+    s3creds_in(
+        data.path(),
+        &["policy", "my-bucket", "--preset", "textract"],
+    )
+    .assert_success();
+}
+
+/// Ten installs at once (five plugins, twice each) into one manifest: every plugin is recorded.
+#[test]
+fn concurrent_installs_all_reach_the_manifest() {
+    let data = data_dir();
+    let packages = [
+        "s3creds-plugin-textract",
+        "s3creds-plugin-s3-ocr",
+        "s3creds-plugin-shell-exports",
+        "s3creds-plugin-rclone",
+        "s3creds-fixture-misbehaving",
+    ];
+    let binary = assert_cmd::cargo::cargo_bin("s3creds");
+    let children: Vec<_> = packages
+        .iter()
+        .chain(&packages)
+        .map(|package| {
+            Command::new(&binary)
+                .args(["plugin", "install"])
+                .arg(library(package))
+                .env("S3CREDS_DATA_DIR", data.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        Outcome::from(child.wait_with_output().unwrap()).assert_success();
+    }
+    let list = s3creds_in(data.path(), &["plugin", "list"]);
+    list.assert_success();
+    for name in [
+        "textract",
+        "s3-ocr",
+        "shell-exports",
+        "rclone",
+        "fixture-misbehaving",
+    ] {
+        assert!(
+            list.stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{name} ")) && l.ends_with("ok")),
+            "{name} missing:\n{}",
+            list.stdout
+        );
+    }
+    // Only the libraries, the manifest and its lock file: no temporary file left behind.
+    let mut names: Vec<String> = std::fs::read_dir(data.path().join("plugins"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 7, "{names:?}");
+}
+
+/// The code that runs is the bytes that were hashed: on Linux they are loaded from a sealed memory
+/// file, never from the installed file again, so swapping that file after the check cannot matter.
+/// Seen from outside: while a `create --preset` waits on AWS (a listener that never answers), its
+/// memory maps show the plugin as `memfd:s3creds-plugin` and nothing from the plugins folder.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_loaded_plugin_is_the_hashed_bytes_in_memory_not_the_file() {
+    let data = data_dir();
+    install(data.path(), "s3creds-plugin-textract");
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("s3creds"))
+        .args(["create", "hang-bucket", "--preset", "textract"])
+        .env("S3CREDS_DATA_DIR", data.path())
+        .env("AWS_CONFIG_FILE", "/nonexistent/s3creds-test/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/s3creds-test/credentials",
+        )
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let maps_path = format!("/proc/{}/maps", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let maps = loop {
+        let maps = std::fs::read_to_string(&maps_path).unwrap_or_default();
+        // The plugin is resolved before the first AWS call; once the request reached the listener
+        // (its backlog), the library has long been loaded.
+        if maps.contains("memfd:s3creds-plugin") {
+            break maps;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "s3creds exited before it was seen waiting on AWS"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no plugin mapping:\n{maps}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let folder = data.path().join("plugins");
+    assert!(
+        !maps.contains(folder.to_str().unwrap()),
+        "a file of the plugins folder is mapped:\n{maps}"
+    );
+}

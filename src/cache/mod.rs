@@ -46,16 +46,45 @@ pub struct CredentialCache {
 impl CredentialCache {
     /// The cache, or a cache that stores nothing (`enabled` false, or no usable keyring: then one line
     /// on stderr says why). Remembered roles work either way.
+    ///
+    /// A cache folder another user owns or may write to is not used at all (they could plant a role
+    /// to assume, or links): then nothing is cached or remembered, and the line says so.
     pub fn open(enabled: bool) -> CredentialCache {
+        let dir = match cache_dir().map(|dir| private_dir(&dir).map(|()| dir)) {
+            Some(Ok(dir)) => Some(dir),
+            Some(Err(e)) => {
+                if enabled {
+                    caching_off(&format!("cannot use the cache folder: {e}"));
+                }
+                return CredentialCache {
+                    store: None,
+                    dir: None,
+                };
+            }
+            None => None,
+        };
         let store = if enabled {
             KeyStore::open().map_err(|reason| caching_off(&reason)).ok()
         } else {
             None
         };
-        CredentialCache {
-            store,
-            dir: cache_dir(),
-        }
+        CredentialCache { store, dir }
+    }
+
+    /// The cache for `cache list|clear`: an unusable cache folder is an error there (exit 3, with a
+    /// hint), not a reason to degrade. `with_keyring` opens the keyring too (to delete entries).
+    pub fn for_management(with_keyring: bool) -> Result<CredentialCache> {
+        let dir = cache_dir()
+            .ok_or_else(|| Error::no_home("the cache directory", crate::env::CACHE_DIR))?;
+        private_dir(&dir).map_err(|e| crate::files::to_error(e, "cannot use the cache folder"))?;
+        Ok(CredentialCache {
+            store: if with_keyring {
+                KeyStore::open().ok()
+            } else {
+                None
+            },
+            dir: Some(dir),
+        })
     }
 
     /// Credentials for `key` with more than `refresh_window` left: from the keyring, or from `fetch`

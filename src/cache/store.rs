@@ -9,9 +9,9 @@ use crate::core::policy::ScopeKind;
 use crate::core::time::unix_seconds;
 use crate::credentials::SessionCredentials;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// Records longer than this are split across entries: Windows Credential Manager stores at most 2,560
 /// bytes per credential, and STS session tokens alone can exceed 1 KB.
@@ -77,39 +77,19 @@ pub fn cache_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "s3creds").map(|d| d.cache_dir().to_path_buf())
 }
 
-/// Create a private directory (0700 on Unix).
+/// Create the private directory (0700), or check that the existing one belongs to the user and is
+/// not writable by group or others: another user could plant index entries, roles or links there.
 pub fn private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
+    crate::files::private_dir(path)
 }
 
-fn open_private(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
-/// An exclusive lock on `path`, waiting at most `timeout`. None when it could not be had in time.
+/// An exclusive lock on `path`, waiting at most `timeout`. None when it could not be had in time (or
+/// its folder is refused, or a link sits at its name).
 pub fn lock(path: &Path, timeout: Duration) -> Option<File> {
     if let Some(parent) = path.parent() {
         private_dir(parent).ok()?;
     }
-    let file = open_private(path).ok()?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Some(file),
-            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(_) => return None,
-        }
-    }
+    crate::files::lock(path, timeout).ok()
 }
 
 /// One cached entry as `cache list` shows it. No secrets.
@@ -161,18 +141,10 @@ impl Index {
     /// Read-modify-write under the index lock; the change sees the latest index.
     pub fn update(dir: &Path, change: impl FnOnce(&mut Index)) -> std::io::Result<()> {
         private_dir(dir)?;
-        let _guard = lock(&dir.join("index.lock"), Duration::from_secs(2))
-            .ok_or_else(|| std::io::Error::other("the cache index is locked"))?;
+        let _guard = crate::files::lock(&dir.join("index.lock"), Duration::from_secs(2))?;
         let mut index = Self::read(dir);
         change(&mut index);
         let text = serde_json::to_string_pretty(&index).map_err(std::io::Error::other)?;
-        let temporary = dir.join("index.json.tmp");
-        {
-            use std::io::Write;
-            let mut file = open_private(&temporary)?;
-            file.set_len(0)?;
-            file.write_all(text.as_bytes())?;
-        }
-        fs::rename(temporary, Self::path(dir))
+        crate::files::write_atomic(&Self::path(dir), text.as_bytes())
     }
 }

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 pub fn run(command: &CacheCommand) -> Result<()> {
     match command {
         CacheCommand::List => {
-            let entries = CredentialCache::open(false).entries();
+            let entries = CredentialCache::for_management(false)?.entries();
             let now = unix_seconds(SystemTime::now());
             let mut out = String::new();
             if entries.is_empty() {
@@ -36,7 +36,7 @@ pub fn run(command: &CacheCommand) -> Result<()> {
             write_stdout(&out)
         }
         CacheCommand::Clear => {
-            let count = CredentialCache::open(true).clear()?;
+            let count = CredentialCache::for_management(true)?.clear()?;
             write_stdout(&format!("Removed {count} cached credential(s).\n"))
         }
     }

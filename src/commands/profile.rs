@@ -5,8 +5,10 @@ use crate::aws::AwsOptions;
 use crate::aws_config_file::{self as config, config_header};
 use crate::cli::{ProfileAddArgs, ProfileCommand, ServeArgs};
 use crate::error::{Error, Result};
+use crate::files;
 use crate::policy_input::InputSource;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub fn run(command: &ProfileCommand, aws: &AwsOptions) -> Result<()> {
     let path = config::config_path()
@@ -49,6 +51,10 @@ fn add(args: &ProfileAddArgs, aws: &AwsOptions, path: &Path) -> Result<()> {
         .clone()
         .unwrap_or_else(|| crate::core::plan::FALLBACK_REGION.to_string());
     let section = format!("{header}\ncredential_process = {line}\nregion = {region}\n");
+    // Held until the new file is in place: a concurrent add or remove reads the result, not the
+    // state before it. (The checks above ran without it: they may wait on the network.)
+    let (real_path, _lock) = lock_config(path)?;
+    let text = read_or_empty(path)?;
     if config::find_section(&text, &header).is_some() {
         if !args.force {
             return Err(Error::invalid_with_hint(
@@ -58,7 +64,10 @@ fn add(args: &ProfileAddArgs, aws: &AwsOptions, path: &Path) -> Result<()> {
         }
         backup(path)?;
     }
-    write_private(path, &config::upsert_section(&text, &header, &section))?;
+    write_config(
+        &real_path,
+        &config::upsert_section(&text, &header, &section),
+    )?;
     eprintln!("Wrote {header} to {}", path.display());
     warn_about_static_keys(&args.name);
     Ok(())
@@ -138,6 +147,7 @@ fn check_buckets(request: &crate::core::request::ServeRequest, source: &AwsOptio
 
 fn remove(name: &str, force: bool, path: &Path) -> Result<()> {
     let header = config_header(name);
+    let (real_path, _lock) = lock_config(path)?;
     let text = read_or_empty(path)?;
     let Some(range) = config::find_section(&text, &header) else {
         return Err(Error::invalid(format!(
@@ -153,7 +163,7 @@ fn remove(name: &str, force: bool, path: &Path) -> Result<()> {
     }
     backup(path)?;
     let updated = config::remove_section(&text, &header).expect("the section was found");
-    write_private(path, &updated)?;
+    write_config(&real_path, &updated)?;
     eprintln!("Removed {header} from {}", path.display());
     Ok(())
 }
@@ -242,38 +252,36 @@ fn read_or_empty(path: &Path) -> Result<String> {
     }
 }
 
+/// How long `profile add|remove` waits for another one editing the same file.
+const CONFIG_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Check the folders of the config file (and of the file a link there points to), then lock it for a
+/// read-modify-write. Returns the file to write: the link's target when the config is a link.
+fn lock_config(path: &Path) -> Result<(PathBuf, std::fs::File)> {
+    let context = format!("cannot write {}", path.display());
+    let real_path = files::resolve_symlinks(path).map_err(|e| files::to_error(e, &context))?;
+    for file in [path, real_path.as_path()] {
+        if let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) {
+            files::private_dir(folder).map_err(|e| files::to_error(e, &context))?;
+        }
+    }
+    let lock = files::lock_file_for(&real_path, CONFIG_LOCK_WAIT)
+        .map_err(|e| files::to_error(e, &context))?;
+    Ok((real_path, lock))
+}
+
+/// A copy of the current file that is never overwritten, e.g. `config.s3creds-backup-2026-11-28T15-52-44Z`.
 fn backup(path: &Path) -> Result<()> {
-    let stamp = crate::core::time::unix_seconds(std::time::SystemTime::now());
-    let backup = path.with_file_name(format!(
-        "{}.s3creds-backup-{stamp}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("config")
-    ));
-    std::fs::copy(path, &backup)
-        .map_err(|e| Error::invalid(format!("cannot back up {}: {e}", path.display())))?;
+    let backup = files::backup(path)
+        .map_err(|e| files::to_error(e, &format!("cannot back up {}", path.display())))?;
     eprintln!("Backed up {} to {}", path.display(), backup.display());
     Ok(())
 }
 
-/// Write through a temporary file and rename, keeping the file's permissions (0600 when new).
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    let fail = |e: std::io::Error| Error::invalid(format!("cannot write {}: {e}", path.display()));
-    if let Some(parent) = path.parent() {
-        crate::cache::private_dir(parent).map_err(fail)?;
-    }
-    let temporary = path.with_extension("s3creds-tmp");
-    std::fs::write(&temporary, text).map_err(fail)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map(|m| m.permissions().mode() & 0o777)
-            .unwrap_or(0o600);
-        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(mode))
-            .map_err(fail)?;
-    }
-    std::fs::rename(&temporary, path).map_err(fail)
+/// Replace the file atomically, keeping its permissions (0600 when new).
+fn write_config(real_path: &Path, text: &str) -> Result<()> {
+    files::write_atomic(real_path, text.as_bytes())
+        .map_err(|e| files::to_error(e, &format!("cannot write {}", real_path.display())))
 }
 
 /// botocore prefers static keys in the credentials file over credential_process for the same profile.

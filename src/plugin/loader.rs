@@ -32,6 +32,7 @@ pub struct LoadedPlugin {
 
 /// Read a candidate library and check it can be handed to `dlopen` without risk of a crash.
 pub fn read_checked(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
     let metadata = std::fs::symlink_metadata(path)
         .map_err(|e| plugin_error(path, format!("cannot read it: {e}")))?;
     if !metadata.file_type().is_file() {
@@ -41,8 +42,20 @@ pub fn read_checked(path: &Path) -> Result<Vec<u8>> {
         ));
     }
     check_size(path, metadata.len())?;
-    let bytes =
-        std::fs::read(path).map_err(|e| plugin_error(path, format!("cannot read it: {e}")))?;
+    // Opened without following a link that replaced the file since, and read at most one byte past
+    // the limit, so a file that grows meanwhile is refused rather than read whole.
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        rustix::fs::OFlags::NOFOLLOW.bits() as i32,
+    );
+    let mut bytes = Vec::new();
+    options
+        .open(path)
+        .and_then(|file| file.take(MAX_LIBRARY_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| plugin_error(path, format!("cannot read it: {e}")))?;
     check_size(path, bytes.len() as u64)?;
     check_header(path, &bytes)?;
     Ok(bytes)
@@ -190,16 +203,24 @@ fn check_elf(bytes: &[u8]) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Open the library at `file` (whose bytes were checked with [`read_checked`]), complete the ABI
-/// handshake and ask the plugin to describe itself. Messages name `path`: the file the user knows
-/// (at install time the library is opened from a private staging copy of it).
-pub fn open(file: &Path, path: &Path) -> Result<LoadedPlugin> {
+/// Load exactly `bytes` (checked with [`read_checked`] and hashed by the caller), complete the ABI
+/// handshake and ask the plugin to describe itself. Messages name `path`: the file the user knows.
+///
+/// The bytes never go back through the file they were read from, so a file swapped after it was
+/// hashed cannot be what runs: on Linux they are loaded from an anonymous sealed memory file
+/// (`memfd_create`); elsewhere from a private copy in `private_folder` (the plugins folder, which
+/// only the user can write).
+pub fn open_bytes(bytes: &[u8], path: &Path, private_folder: &Path) -> Result<LoadedPlugin> {
+    let image = Image::new(bytes, private_folder)
+        .map_err(|e| plugin_error(path, format!("cannot prepare it for loading: {e}")))?;
     // SAFETY: loading a library runs its initialisers, which is arbitrary code: that is inherent to
-    // plugins. The caller only passes files the user installed, from the user's own data folder, after
-    // `read_checked` verified the structure (so `dlopen` cannot fault on a damaged file) and the
-    // registry verified the checksum recorded at install time.
-    let library = unsafe { libloading::Library::new(file) }
+    // plugins. The caller only passes bytes of a file the user installed, from the user's own data
+    // folder, after `read_checked` verified the structure (so `dlopen` cannot fault on a damaged
+    // file) and the registry verified the checksum recorded at install time; `image` holds exactly
+    // those bytes and nobody else can change them.
+    let library = unsafe { libloading::Library::new(image.path()) }
         .map_err(|e| not_a_library(path, &format!("the system loader refused it: {e}")))?;
+    image.keep();
     let symbol_name = format!("{ENTRY_SYMBOL_V1}\0");
     // SAFETY: the symbol's type is fixed by ABI generation 1 and is only meaningful for libraries that
     // export this exact generation-1 name; the symbol is only used while `library` is alive (forever).
@@ -268,6 +289,94 @@ pub fn open(file: &Path, path: &Path) -> Result<LoadedPlugin> {
     plugin.description = serde_json::from_str(&text)
         .map_err(|e| plugin_error(path, format!("its description is not valid JSON: {e}")))?;
     Ok(plugin)
+}
+
+/// The bytes of a library in a place `dlopen` can open and nobody can change.
+struct Image {
+    path: PathBuf,
+    /// The memory file (Linux); kept open for the life of the process once loaded: its
+    /// `/proc/self/fd/N` name is how the loader knows the library, and a reused number would make the
+    /// loader believe a later plugin is already loaded.
+    #[cfg(target_os = "linux")]
+    memory: Option<std::os::fd::OwnedFd>,
+    /// A private copy, deleted once loaded (or on failure).
+    copy: Option<PathBuf>,
+}
+
+impl Image {
+    fn new(bytes: &[u8], private_folder: &Path) -> std::io::Result<Image> {
+        #[cfg(target_os = "linux")]
+        if let Some(image) = Image::in_memory(bytes) {
+            return Ok(image);
+        }
+        use std::io::Write;
+        let (copy, mut file) = crate::files::create_unique(
+            private_folder,
+            &format!(".loading{}", std::env::consts::DLL_SUFFIX),
+        )?;
+        let written = file.write_all(bytes).and_then(|()| file.sync_all());
+        let image = Image {
+            // The loader picks libraries by name: the unique name keeps copies apart.
+            path: copy.clone(),
+            #[cfg(target_os = "linux")]
+            memory: None,
+            copy: Some(copy),
+        };
+        written.map(|()| image)
+    }
+
+    /// A sealed memory file holding `bytes`, or None when the kernel or `/proc` cannot provide one
+    /// (then a private copy is used).
+    #[cfg(target_os = "linux")]
+    fn in_memory(bytes: &[u8]) -> Option<Image> {
+        use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        if !Path::new("/proc/self/fd").is_dir() {
+            return None;
+        }
+        let flags = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
+        // MFD_EXEC (Linux 6.3+) keeps the file mappable as code where memory files default to
+        // no-exec; older kernels refuse the flag.
+        let memory = memfd_create("s3creds-plugin", flags | MemfdFlags::EXEC)
+            .or_else(|_| memfd_create("s3creds-plugin", flags))
+            .ok()?;
+        let mut file = std::fs::File::from(memory);
+        file.write_all(bytes).ok()?;
+        fcntl_add_seals(
+            &file,
+            SealFlags::WRITE | SealFlags::GROW | SealFlags::SHRINK | SealFlags::SEAL,
+        )
+        .ok()?;
+        Some(Image {
+            path: PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd())),
+            memory: Some(file.into()),
+            copy: None,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The library is loaded (forever): keep the memory file open.
+    fn keep(self) {
+        #[cfg(target_os = "linux")]
+        {
+            let mut image = self;
+            if let Some(memory) = image.memory.take() {
+                std::mem::forget(memory);
+            }
+        }
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        if let Some(copy) = &self.copy {
+            let _ = std::fs::remove_file(copy);
+        }
+    }
 }
 
 /// The bytes a plugin wrote through the callback, and whether it tried to write too many.

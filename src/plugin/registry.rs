@@ -6,17 +6,20 @@
 
 use super::loader::{self, plugin_error, LoadedPlugin};
 use crate::error::{Error, Result};
+use crate::files;
 use crate::output::BUILT_IN_FORMATS;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Overrides the data directory (tests, or several independent installations).
 pub const DATA_DIR_ENV: &str = crate::env::DATA_DIR;
 /// The manifest's on-disk format version; bumped on any incompatible change.
 const MANIFEST_FORMAT: u32 = 1;
 const MANIFEST_FILE: &str = "manifest.toml";
+/// How long `plugin install|remove` waits for another one changing the manifest.
+const MANIFEST_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -116,6 +119,8 @@ impl Registry {
 
     /// The manifest; an absent folder or manifest means nothing is installed.
     pub fn manifest(&self) -> Result<Manifest> {
+        // The manifest says which code runs: it counts only in a folder no one else can write.
+        self.check_folder_permissions()?;
         let path = self.manifest_path();
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -145,31 +150,64 @@ impl Registry {
                 manifest.format
             )));
         }
+        for plugin in &manifest.plugins {
+            if !is_plain_file_name(&plugin.file) {
+                return Err(Error::invalid_with_hint(
+                    format!(
+                        "the plugin manifest {} is not valid: plugin {:?} has file {:?}, but only a \
+                         plain file name inside {} is allowed",
+                        path.display(),
+                        plugin.name,
+                        plugin.file,
+                        self.folder.display()
+                    ),
+                    "the manifest was edited by hand: remove that entry, or remove the file to \
+                     forget every installed plugin",
+                ));
+            }
+        }
         Ok(manifest)
     }
 
     fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
         let text = toml::to_string_pretty(manifest)
             .map_err(|e| Error::Internal(format!("cannot serialize the plugin manifest: {e}")))?;
-        write_private_file(&self.manifest_path(), text.as_bytes())
+        let path = self.manifest_path();
+        files::write_atomic(&path, text.as_bytes())
+            .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))
     }
 
-    /// Refuse a plugins folder (or data folder) that other users could write to: they could swap a
-    /// library and the manifest together.
+    /// Held while the manifest is read, changed and written, so concurrent installs and removals
+    /// all end up in it.
+    fn lock_manifest(&self) -> Result<std::fs::File> {
+        files::lock_file_for(&self.manifest_path(), MANIFEST_LOCK_WAIT)
+            .map_err(|e| files::to_error(e, "cannot change the plugin manifest"))
+    }
+
+    /// Refuse a plugins folder (or data folder) that belongs to another user or that other users
+    /// could write to: they could swap a library and the manifest together.
     pub fn check_folder_permissions(&self) -> Result<()> {
         let mut folders = vec![self.folder.as_path()];
         folders.extend(self.folder.parent());
         for folder in folders {
-            check_not_writable_by_others(folder)?;
+            files::check_private_if_exists(folder)
+                .map_err(|e| files::to_error(e, "refusing to load plugins"))?;
         }
         Ok(())
     }
 
     fn ensure_folder(&self) -> Result<()> {
-        if !self.folder.exists() {
-            create_private_dir(&self.folder)?;
-        }
+        files::private_dir(&self.folder)
+            .map_err(|e| files::to_error(e, "refusing to install plugins"))?;
         self.check_folder_permissions()
+    }
+
+    /// The installed file of `plugin`, checked to belong to the user and not be writable by others.
+    fn installed_file(&self, plugin: &InstalledPlugin) -> Result<PathBuf> {
+        let path = self.folder.join(&plugin.file);
+        files::check_private_if_exists(&path)
+            .map_err(|e| files::to_error(e, "refusing to load plugins"))?;
+        Ok(path)
     }
 
     /// Check an installed plugin's file without loading it.
@@ -177,6 +215,11 @@ impl Registry {
         let path = self.folder.join(&plugin.file);
         if !path.exists() {
             return FileStatus::Missing;
+        }
+        if let Err(error) = files::check_private_if_exists(&path) {
+            let why =
+                files::refusal(&error).map_or_else(|| error.to_string(), |r| r.problem.clone());
+            return FileStatus::Damaged(why);
         }
         match loader::read_checked(&path) {
             Ok(bytes) if sha256_hex(&bytes) == plugin.sha256 => FileStatus::Ok,
@@ -188,8 +231,8 @@ impl Registry {
     /// Load an installed plugin after checking the folder, the file and its checksum.
     pub fn load(&self, plugin: &InstalledPlugin) -> Result<LoadedPlugin> {
         self.check_folder_permissions()?;
-        let path = self.folder.join(&plugin.file);
-        check_not_writable_by_others(&path)?;
+        let path = self.installed_file(plugin)?;
+        // Read once: these bytes are hashed, and these bytes are loaded.
         let bytes = loader::read_checked(&path)?;
         let found = sha256_hex(&bytes);
         if found != plugin.sha256 {
@@ -206,7 +249,7 @@ impl Registry {
                 plugin.source
             )));
         }
-        let loaded = loader::open(&path, &path)?;
+        let loaded = loader::open_bytes(&bytes, &path, &self.folder)?;
         if loaded.description.name != plugin.name {
             return Err(plugin_error(
                 &path,
@@ -271,31 +314,11 @@ impl Registry {
 
     /// Install (or upgrade) the library at `library`, recording `source` as where it came from.
     pub fn install(&self, library: &Path, source: &str) -> Result<InstalledPlugin> {
+        // Read once: the bytes checked, loaded and hashed here are the bytes installed, and later
+        // edits of the original change nothing.
         let bytes = loader::read_checked(library)?;
         self.ensure_folder()?;
-        // Load the private copy, never the original: the file checked and hashed is the file loaded,
-        // and later edits of the original change nothing.
-        let staged = self.folder.join(format!(
-            ".installing-{}{}",
-            std::process::id(),
-            library_suffix()
-        ));
-        write_private_file(&staged, &bytes)?;
-        let installed = self.install_staged(&staged, library, &bytes, source);
-        if installed.is_err() {
-            let _ = std::fs::remove_file(&staged);
-        }
-        installed
-    }
-
-    fn install_staged(
-        &self,
-        staged: &Path,
-        library: &Path,
-        bytes: &[u8],
-        source: &str,
-    ) -> Result<InstalledPlugin> {
-        let loaded = loader::open(staged, library)?;
+        let loaded = loader::open_bytes(&bytes, library, &self.folder)?;
         let description = &loaded.description;
         validate_name(library, "plugin", &description.name)?;
         for preset in &description.presets {
@@ -313,6 +336,16 @@ impl Registry {
         if description.presets.is_empty() && description.formats.is_empty() {
             return Err(plugin_error(library, "it provides no preset and no format"));
         }
+        let file = format!("{}{}", description.name, library_suffix());
+        let destination = self.folder.join(&file);
+        // Written before taking the lock (the slow part: megabytes and an fsync), renamed under it.
+        let staged = files::stage(&destination, &bytes).map_err(|e| {
+            Error::Internal(format!(
+                "cannot copy the plugin into {}: {e}",
+                destination.display()
+            ))
+        })?;
+        let _lock = self.lock_manifest()?;
         let mut manifest = self.manifest()?;
         // Another plugin providing the same preset or format would make `--preset NAME` ambiguous.
         for other in manifest
@@ -342,11 +375,9 @@ impl Registry {
                 ));
             }
         }
-        let file = format!("{}{}", description.name, library_suffix());
-        let destination = self.folder.join(&file);
-        std::fs::rename(staged, &destination).map_err(|e| {
+        staged.commit().map_err(|e| {
             Error::Internal(format!(
-                "cannot move the plugin into {}: {e}",
+                "cannot copy the plugin into {}: {e}",
                 destination.display()
             ))
         })?;
@@ -355,7 +386,7 @@ impl Registry {
             version: description.version.clone(),
             abi: s3creds_plugin_api::ABI_VERSION,
             file,
-            sha256: sha256_hex(bytes),
+            sha256: sha256_hex(&bytes),
             source: source.to_string(),
             presets: description.presets.iter().map(|p| p.name.clone()).collect(),
             formats: description.formats.iter().map(|f| f.name.clone()).collect(),
@@ -369,6 +400,7 @@ impl Registry {
 
     /// Forget plugin `name` and delete its library.
     pub fn remove(&self, name: &str) -> Result<InstalledPlugin> {
+        let _lock = self.lock_manifest()?;
         let mut manifest = self.manifest()?;
         let Some(position) = manifest.plugins.iter().position(|p| p.name == name) else {
             return Err(unknown_plugin(name, &manifest));
@@ -439,65 +471,13 @@ pub fn library_suffix() -> &'static str {
     std::env::consts::DLL_SUFFIX
 }
 
-/// Write `bytes` to `path` atomically (temp file + rename), readable and writable by the owner only.
-fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
-    let written = (|| -> std::io::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        Error::Internal(format!("cannot write {}: {e}", path.display()))
-    })
-}
-
-fn create_private_dir(path: &Path) -> Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(path)
-        .map_err(|e| Error::Internal(format!("cannot create {}: {e}", path.display())))
-}
-
-#[cfg(unix)]
-fn check_not_writable_by_others(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = match std::fs::metadata(path) {
-        Ok(metadata) => metadata.permissions().mode(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(Error::invalid(format!(
-                "cannot inspect {}: {e}",
-                path.display()
-            )))
-        }
-    };
-    if mode & 0o022 != 0 {
-        return Err(Error::invalid_with_hint(
-            format!(
-                "refusing to load plugins: {} is writable by other users (mode {:o})",
-                path.display(),
-                mode & 0o7777
-            ),
-            format!("chmod go-w {}", path.display()),
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_not_writable_by_others(_path: &Path) -> Result<()> {
-    // Windows ACLs are not mode bits; the per-user data folder is private by default.
-    Ok(())
+/// A name inside the plugins folder: no separator, no `..`, not absolute, not hidden (the folder's
+/// own temporary and lock files start with a dot).
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', ':', '\0'])
+        && Path::new(name).file_name() == Some(std::ffi::OsStr::new(name))
 }
 
 #[cfg(test)]
@@ -511,6 +491,26 @@ mod tests {
         assert!(validate_name(path, "preset", "../evil").is_err());
         assert!(validate_name(path, "preset", "-flag").is_err());
         assert!(validate_name(path, "preset", "").is_err());
+    }
+
+    #[test]
+    fn only_plain_file_names_are_accepted() {
+        assert!(is_plain_file_name("textract.so"));
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x.so",
+            "../../x.so",
+            "/tmp/x.so",
+            "sub/x.so",
+            "..\\x.dll",
+            "C:x.dll",
+            ".manifest.toml.s3creds-lock",
+            "x\0.so",
+        ] {
+            assert!(!is_plain_file_name(bad), "{bad:?}");
+        }
     }
 
     #[test]
