@@ -70,6 +70,8 @@ impl Home {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
+            // The source profile `profile add` writes (its keys come from the environment).
+            .env("AWS_PROFILE", "default")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("S3CREDS_CACHE_DIR", self.dir.path().join("cache"))
             .env("S3CREDS_DATA_DIR", self.dir.path().join("data"))
