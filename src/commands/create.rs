@@ -24,7 +24,7 @@ pub async fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
         }
         None => {}
     }
-    let aws = AwsClients::load(aws_options).await;
+    let aws = AwsClients::load(aws_options).await?;
     let progress = Progress {
         silent: args.silent,
     };

@@ -110,6 +110,16 @@ pub fn credential_process_line(serve: &ServeArgs, aws: &AwsOptions) -> Result<St
     if let Some(url) = &aws.endpoint_url {
         words.extend(["--endpoint-url".into(), url.clone()]);
     }
+    // Timeouts given to `profile add` are meant for the `serve` it writes.
+    for (option, value) in [
+        ("--connect-timeout", &aws.connect_timeout),
+        ("--read-timeout", &aws.read_timeout),
+        ("--operation-timeout", &aws.operation_timeout),
+    ] {
+        if let Some(value) = value {
+            words.extend([option.to_string(), value.clone()]);
+        }
+    }
     words.extend(serve.buckets.iter().cloned());
     let policy = &serve.policy;
     if policy.read_only {

@@ -155,8 +155,11 @@ fn fetch(
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
-        let aws = AwsClients::load(aws_options).await;
+    // Each AWS call has its own bounds; this one bounds them all together, so that an SDK waiting
+    // on this helper gets an answer before it gives up on it.
+    let total = crate::timeouts::Timeouts::resolve(aws_options)?.serve_total();
+    let work = async {
+        let aws = AwsClients::load(aws_options).await?;
         let session_name = names::derived_name(
             request.kind_label(),
             &request.buckets,
@@ -190,6 +193,11 @@ fn fetch(
         })?;
         let applied = apply(&plan, &aws, Progress { silent: true }).await?;
         Ok((to_record(applied.credentials)?, applied.role_arn))
+    };
+    runtime.block_on(async {
+        tokio::time::timeout(total, work)
+            .await
+            .unwrap_or_else(|_| Err(crate::aws_transport::serve_gave_up(total)))
     })
 }
 
