@@ -177,6 +177,16 @@ fn no_credentials_at_all_is_exit_4_with_one_clear_line_and_a_hint() {
         0,
         "a call was sent without credentials"
     );
+    // With no usable keyring either, a failing serve still prints only its error.
+    let home = tempfile::tempdir().unwrap();
+    let outcome = run_std(
+        without_credentials(home.path(), &endpoint.url)
+            .args(["serve", "some-bucket"])
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("S3CREDS_KEYRING", "none"),
+    );
+    let text = assert_clear_error(&outcome, 4, true);
+    assert!(!text.contains("cache off"), "{text}");
 }
 
 #[test]

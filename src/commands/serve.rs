@@ -72,13 +72,15 @@ pub fn run(args: &ServeArgs, aws_options: &AwsOptions) -> Result<()> {
     }
     .key();
 
+    // Said only once credentials are in hand: a failing serve prints exactly one line, its error.
+    let mut cache_off_reason = None;
     let store = if args.no_cache {
         None
     } else {
         match KeyStore::open() {
             Ok(store) => Some(store),
             Err(reason) => {
-                caching_off(&reason);
+                cache_off_reason = Some(reason);
                 None
             }
         }
@@ -109,6 +111,9 @@ pub fn run(args: &ServeArgs, aws_options: &AwsOptions) -> Result<()> {
         aws_options,
         remembered_role.as_deref(),
     )?;
+    if let Some(reason) = cache_off_reason {
+        caching_off(&reason);
+    }
     if let Some(store) = &store {
         let mut saved = cache::save(store, &key, &record);
         if saved.is_err() {
