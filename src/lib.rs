@@ -30,6 +30,7 @@ mod plugin;
 mod policy_input;
 mod request;
 mod secret;
+mod usage;
 
 use clap::Parser;
 use error::{exit_code, Result};
@@ -42,15 +43,34 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match cli::Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(error) => {
+        Err(error) if !error.use_stderr() => {
+            // --help and --version.
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() {
-                exit_code::USAGE
-            } else {
-                exit_code::SUCCESS
-            });
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let typed = usage::typed_subcommand(&args);
+            let serve = typed.first().is_some_and(|c| c == "serve");
+            match (usage::misplaced_option(&error, &typed), serve) {
+                (Some(better), true) => {
+                    eprintln!("s3creds: error: {} (hint: {})", better.message, better.hint)
+                }
+                (Some(better), false) => {
+                    eprintln!("error: {}\nhint: {}", better.message, better.hint)
+                }
+                // serve's stderr is read by SDKs: one line, like its other errors.
+                (None, true) => eprintln!(
+                    "s3creds: error: {} (hint: see `s3creds serve --help`)",
+                    usage::first_line(&error)
+                ),
+                (None, false) => {
+                    let _ = error.print();
+                }
+            }
+            return ExitCode::from(exit_code::USAGE);
         }
     };
     // A credential_process helper's stderr is read by SDKs: there, one line says it all.
@@ -69,6 +89,8 @@ where
 }
 
 fn run(cli: cli::Cli) -> Result<()> {
+    // The timeouts are global options: refuse a bad one on every command, before anything else.
+    aws::timeouts::Timeouts::resolve(&cli.aws)?;
     match &cli.command {
         cli::Command::Policy(args) => commands::policy::run(args, &cli.aws),
         cli::Command::Serve(args) => commands::serve::run(args, &cli.aws),

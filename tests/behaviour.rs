@@ -391,7 +391,7 @@ fn missing_credentials_are_reported_clearly() {
             .args(["create", "some-bucket"]);
         c
     });
-    outcome.assert_failure(4, "no usable AWS credentials");
+    outcome.assert_failure(4, "no AWS credentials found");
 }
 
 /// `cargo s3creds` is the same program as `s3creds`, help text included.

@@ -5,11 +5,12 @@
 //! `--endpoint-url`, which beats `AWS_ENDPOINT_URL`. That lets an S3-compatible store be used for S3 while
 //! IAM and STS still go to AWS (upstream sent one endpoint to all three).
 
-use crate::error::Error;
+use crate::aws::timeouts::Timeouts;
+use crate::aws::transport::{EndpointRecorder, Transport};
+use crate::error::{Error, Result};
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use crate::core::plan::FALLBACK_REGION;
@@ -27,6 +28,16 @@ pub struct AwsOptions {
     /// addressing. AWS_ENDPOINT_URL_IAM/_STS/_S3 still override it per service.
     #[arg(long, value_name = "URL", global = true)]
     pub endpoint_url: Option<String>,
+    /// Give up connecting to an AWS endpoint after this long (default 3s; env S3CREDS_CONNECT_TIMEOUT).
+    #[arg(long, value_name = "DURATION", global = true)]
+    pub connect_timeout: Option<String>,
+    /// Give up when an endpoint sends nothing for this long (default 10s; env S3CREDS_READ_TIMEOUT).
+    #[arg(long, value_name = "DURATION", global = true)]
+    pub read_timeout: Option<String>,
+    /// Give up on one AWS call, retries and finding credentials included, after this long
+    /// (default 30s; env S3CREDS_OPERATION_TIMEOUT).
+    #[arg(long, value_name = "DURATION", global = true)]
+    pub operation_timeout: Option<String>,
 }
 
 impl AwsOptions {
@@ -36,12 +47,18 @@ impl AwsOptions {
             profile,
             region,
             endpoint_url,
+            connect_timeout,
+            read_timeout,
+            operation_timeout,
         } = self;
         let mut words = Vec::new();
         for (flag, value) in [
             ("--profile", profile),
             ("--region", region),
             ("--endpoint-url", endpoint_url),
+            ("--connect-timeout", connect_timeout),
+            ("--read-timeout", read_timeout),
+            ("--operation-timeout", operation_timeout),
         ] {
             if let Some(value) = value {
                 words.extend([flag.to_string(), value.clone()]);
@@ -84,8 +101,10 @@ pub struct AwsClients {
 
 impl AwsClients {
     /// Load the shared AWS configuration. This reads files and the environment but makes no network call:
-    /// credentials are resolved lazily on the first request.
-    pub async fn load(options: &AwsOptions) -> AwsClients {
+    /// credentials are resolved lazily on the first request. Fails only on invalid timeouts.
+    pub async fn load(options: &AwsOptions) -> Result<AwsClients> {
+        let timeouts = Timeouts::resolve(options)?;
+        crate::aws::transport::note_context(timeouts, options.profile.clone());
         let mut profile_region = aws_config::profile::ProfileFileRegionProvider::builder();
         if let Some(profile) = &options.profile {
             profile_region = profile_region.profile_name(profile);
@@ -102,8 +121,10 @@ impl AwsClients {
             .map(|r| r.to_string())
             .unwrap_or_else(|| FALLBACK_REGION.to_string());
 
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .timeout_config(timeouts.sdk_config())
+            .stalled_stream_protection(timeouts.stalled_stream_config());
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }
@@ -115,14 +136,22 @@ impl AwsClients {
             || config.endpoint_url().is_some()
             || crate::env::var_os(crate::env::AWS_ENDPOINT_URL_S3).is_some();
         let s3 = s3_client(&config, s3_path_style, None);
-        AwsClients {
-            iam: aws_sdk_iam::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
+        Ok(AwsClients {
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&config)
+                    .interceptor(EndpointRecorder)
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&config)
+                    .interceptor(EndpointRecorder)
+                    .build(),
+            ),
             s3,
             config,
             region,
             s3_path_style,
-        }
+        })
     }
 
     /// An S3 client signing for `region` (CreateBucket must go to the bucket's own region).
@@ -145,13 +174,16 @@ impl AwsClients {
         );
         let config = aws_sdk_sts::config::Builder::from(&self.config)
             .credentials_provider(credentials)
+            .interceptor(EndpointRecorder)
             .build();
         aws_sdk_sts::Client::from_conf(config)
     }
 }
 
 fn s3_client(config: &SdkConfig, path_style: bool, region: Option<&str>) -> aws_sdk_s3::Client {
-    let mut builder = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style);
+    let mut builder = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(path_style)
+        .interceptor(EndpointRecorder);
     if let Some(region) = region {
         builder = builder.region(Region::new(region.to_string()));
     }
@@ -165,7 +197,7 @@ pub struct CallFailure {
     pub message: Option<String>,
     pub status: Option<u16>,
     /// Set for failures before any answer (no credentials, unreachable endpoint, timeout).
-    pub transport: Option<String>,
+    pub transport: Option<Transport>,
     pub bucket_region: Option<String>,
 }
 
@@ -173,16 +205,13 @@ impl CallFailure {
     pub fn from_sdk<E, R>(error: &SdkError<E, R>) -> CallFailure
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug + HasStatus,
+        R: std::fmt::Debug + HasStatus + 'static,
     {
         let (status, bucket_region) = error
             .raw_response()
             .map(|r| (Some(r.status_code()), r.header("x-amz-bucket-region")))
             .unwrap_or((None, None));
-        let transport = match error {
-            SdkError::ServiceError(_) => None,
-            other => Some(DisplayErrorContext(other).to_string()),
-        };
+        let transport = Transport::classify(error);
         CallFailure {
             code: error.code().map(str::to_string),
             message: error.message().map(str::to_string),
@@ -217,53 +246,40 @@ impl CallFailure {
             )
             || self
                 .transport
-                .as_deref()
-                .is_some_and(is_credentials_problem)
+                .as_ref()
+                .is_some_and(Transport::is_credentials_problem)
     }
 
     /// Turn the failure of `operation` into the user-facing error.
     pub fn into_error(self, operation: &str) -> Error {
-        let message = match (&self.code, &self.message, &self.transport) {
-            (_, _, Some(transport)) => transport.clone(),
-            (Some(code), Some(message), _) => format!("{code}: {message}"),
-            (Some(code), None, _) => code.clone(),
-            (None, Some(message), _) => message.clone(),
-            (None, None, None) => match self.status {
+        if let Some(transport) = self.transport {
+            return transport.into_error(operation);
+        }
+        // AWS's own words, on one line (an error line must stay one line).
+        let one_line = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let message = match (&self.code, &self.message) {
+            (Some(code), Some(message)) => format!("{code}: {}", one_line(message)),
+            (Some(code), None) => code.clone(),
+            (None, Some(message)) => one_line(message),
+            (None, None) => match self.status {
                 Some(status) => format!("AWS answered HTTP {status}"),
                 None => "the call failed without an answer".to_string(),
             },
         };
         if self.is_auth() {
-            let hint = if self
-                .transport
-                .as_deref()
-                .is_some_and(is_credentials_problem)
-            {
-                "no usable AWS credentials: set AWS_PROFILE or pass --profile, run `aws configure` \
-                 or `aws sso login`, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-            } else {
-                "the AWS identity in use lacks permission for this call, or its credentials are \
-                 wrong or expired; check with `aws sts get-caller-identity`"
-            };
             Error::AwsAuth {
                 operation: operation.to_string(),
                 message,
-                hint: Some(hint.to_string()),
+                hint: Some(
+                    "the AWS identity in use lacks permission for this call, or its credentials \
+                     are wrong or expired; check with `aws sts get-caller-identity`"
+                        .to_string(),
+                ),
             }
-        } else if self.transport.is_some() {
-            Error::aws(operation, message)
-                .with_hint("check the network, --endpoint-url / AWS_ENDPOINT_URL* and --region")
         } else {
             Error::aws(operation, message)
         }
     }
-}
-
-fn is_credentials_problem(text: &str) -> bool {
-    let text = text.to_ascii_lowercase();
-    text.contains("no credentials")
-        || text.contains("credentials provider")
-        || text.contains("credentialsnotloaded")
 }
 
 /// The raw response types of the SDK, for reading status and headers without naming their crate twice.
@@ -285,7 +301,7 @@ impl HasStatus for aws_smithy_runtime_api::http::Response {
 pub fn call_error<E, R>(operation: &str) -> impl FnOnce(SdkError<E, R>) -> Error + '_
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + HasStatus,
+    R: std::fmt::Debug + HasStatus + 'static,
 {
     move |error| CallFailure::from_sdk(&error).into_error(operation)
 }

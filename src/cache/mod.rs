@@ -25,12 +25,6 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 use store::{Index, IndexEntry};
 
-/// How long a process waits for another one that is already fetching the same credentials. Waiting
-/// is cheap (a lock held by a live process; the kernel releases it if that process dies), and a
-/// second fetch is what single flight exists to avoid, so this is as long as a credential_process
-/// consumer is likely to wait for an answer at all.
-const SINGLE_FLIGHT_WAIT: Duration = Duration::from_secs(60);
-
 /// What a fetch produced: the credentials, and the role they came from (remembered, so that the next
 /// fetch for this source is a single AssumeRole).
 pub struct Fetched {
@@ -41,6 +35,9 @@ pub struct Fetched {
 pub struct CredentialCache {
     store: Option<KeyStore>,
     dir: Option<PathBuf>,
+    /// Why nothing is being cached, if so: said once, by [`CredentialCache::report_notice`], and
+    /// only when the command succeeds (a failing `serve` prints exactly one line, its error).
+    notice: std::cell::RefCell<Option<String>>,
 }
 
 impl CredentialCache {
@@ -53,22 +50,26 @@ impl CredentialCache {
         let dir = match cache_dir().map(|dir| private_dir(&dir).map(|()| dir)) {
             Some(Ok(dir)) => Some(dir),
             Some(Err(e)) => {
-                if enabled {
-                    caching_off(&format!("cannot use the cache folder: {e}"));
-                }
                 return CredentialCache {
                     store: None,
                     dir: None,
+                    notice: enabled
+                        .then(|| format!("cannot use the cache folder: {e}"))
+                        .into(),
                 };
             }
             None => None,
         };
-        let store = if enabled {
-            KeyStore::open().map_err(|reason| caching_off(&reason)).ok()
-        } else {
-            None
+        let (store, notice) = match enabled.then(KeyStore::open) {
+            Some(Ok(store)) => (Some(store), None),
+            Some(Err(reason)) => (None, Some(reason)),
+            None => (None, None),
         };
-        CredentialCache { store, dir }
+        CredentialCache {
+            store,
+            dir,
+            notice: notice.into(),
+        }
     }
 
     /// The cache for `cache list|clear`: an unusable cache folder is an error there (exit 3, with a
@@ -84,16 +85,22 @@ impl CredentialCache {
                 None
             },
             dir: Some(dir),
+            notice: None.into(),
         })
     }
 
     /// Credentials for `key` with more than `refresh_window` left: from the keyring, or from `fetch`
     /// (given the role remembered for this source, if any), at most one fetch at a time per key
     /// across processes.
+    ///
+    /// A process that finds another one fetching waits up to `single_flight_wait` for it: waiting is
+    /// cheap (the kernel releases a dead holder's lock at once), and a second fetch is what single
+    /// flight exists to avoid. Give it the bound the holder's own fetch has.
     pub fn get_or_fetch(
         &self,
         key: &CacheKey,
         refresh_window: Duration,
+        single_flight_wait: Duration,
         fetch: impl FnOnce(Option<String>) -> Result<Fetched>,
     ) -> Result<SessionCredentials> {
         if let Some(credentials) = self.fresh(key, refresh_window) {
@@ -103,7 +110,7 @@ impl CredentialCache {
         let _lock = match (&self.store, &self.dir) {
             (Some(_), Some(dir)) => store::lock(
                 &dir.join("locks").join(format!("{}.lock", key.name)),
-                SINGLE_FLIGHT_WAIT,
+                single_flight_wait,
             ),
             _ => None,
         };
@@ -143,7 +150,7 @@ impl CredentialCache {
             saved = store::save(store, &key.name, &fetched.credentials);
         }
         if let Err(reason) = saved {
-            caching_off(&reason);
+            self.caching_off(reason);
             self.remember_role(key, fetched);
             return;
         }
@@ -186,6 +193,18 @@ impl CredentialCache {
             for name in expired {
                 store::remove(store, &name);
             }
+        }
+    }
+
+    fn caching_off(&self, reason: String) {
+        self.notice.borrow_mut().get_or_insert(reason);
+    }
+
+    /// Say once, on stderr, why credentials are not cached. SDKs show stderr only on failure or log
+    /// it; it never contains a secret.
+    pub fn report_notice(&self) {
+        if let Some(reason) = self.notice.borrow_mut().take() {
+            eprintln!("s3creds: credential cache off: {reason}");
         }
     }
 
@@ -236,10 +255,4 @@ pub struct CachedEntry {
     pub access: crate::core::policy::ScopeKind,
     pub expiration: u64,
     pub backend: String,
-}
-
-/// Say once, on stderr, why credentials are not cached. SDKs show stderr only on failure or log it;
-/// it never contains a secret.
-fn caching_off(reason: &str) {
-    eprintln!("s3creds: credential cache off: {reason}");
 }

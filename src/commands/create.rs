@@ -24,7 +24,16 @@ pub fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
         None => {}
     }
     let applied = crate::aws::block_on(async {
-        let aws = AwsClients::load(aws_options).await;
+        let aws = match AwsClients::load(aws_options).await {
+            Ok(aws) => aws,
+            Err(error) => {
+                return Err(crate::aws::apply::Failed {
+                    error,
+                    action: "load the AWS configuration",
+                    issued: None,
+                })
+            }
+        };
         apply(
             &plan,
             &aws,

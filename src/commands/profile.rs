@@ -128,7 +128,7 @@ fn has_default_profile(config_text: &str) -> bool {
 fn check_buckets(request: &crate::core::request::ServeRequest, source: &AwsOptions) -> Result<()> {
     let plan = crate::core::plan::bucket_check_plan(&request.scope);
     let outcome = crate::aws::block_on(async {
-        let aws = crate::aws::AwsClients::load(source).await;
+        let aws = crate::aws::AwsClients::load(source).await?;
         crate::aws::apply::check(&plan, &aws).await
     })?;
     match outcome {

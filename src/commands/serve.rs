@@ -37,9 +37,17 @@ pub fn run(args: &ServeArgs, aws_options: &AwsOptions) -> Result<()> {
     );
     let key = CacheKey::new(&source, ROLE_NAME, &request);
     let cache = CredentialCache::open(request.use_cache);
-    let credentials = cache.get_or_fetch(&key, request.refresh_window, |remembered_role| {
-        fetch(&request, aws_options, remembered_role)
-    })?;
+    // A helper already fetching finishes (or fails) within this bound, so waiting for it as long is
+    // enough.
+    let fetch_bound = crate::aws::timeouts::Timeouts::resolve(aws_options)?.serve_total();
+    let credentials = cache.get_or_fetch(
+        &key,
+        request.refresh_window,
+        fetch_bound,
+        |remembered_role| fetch(&request, aws_options, remembered_role, fetch_bound),
+    )?;
+    // Said only once credentials are in hand: a failing serve prints exactly one line, its error.
+    cache.report_notice();
     write_stdout(&format!("{}\n", process_json(&credentials)?))
 }
 
@@ -50,10 +58,13 @@ fn fetch(
     request: &ServeRequest,
     aws_options: &AwsOptions,
     remembered_role: Option<String>,
+    total: Duration,
 ) -> Result<Fetched> {
     let session_name = request.session_name();
-    crate::aws::block_on(async {
-        let aws = AwsClients::load(aws_options).await;
+    // Each AWS call has its own bounds; `total` bounds them all together, so that an SDK waiting on
+    // this helper gets an answer before it gives up on it.
+    let work = async {
+        let aws = AwsClients::load(aws_options).await?;
         let silent = Progress { silent: true };
         if let Some(role_arn) = &remembered_role {
             let warm = plan::session_plan(
@@ -78,6 +89,11 @@ fn fetch(
             NEW_ROLE_PATIENCE,
         )?;
         fetched(apply(&cold, &aws, silent).await?)
+    };
+    crate::aws::block_on(async {
+        tokio::time::timeout(total, work)
+            .await
+            .unwrap_or_else(|_| Err(crate::aws::transport::serve_gave_up(total)))
     })?
 }
 
