@@ -179,8 +179,9 @@ pub fn load(store: &KeyStore, key: &str) -> Option<Record> {
 /// Store a record, split into chunks of at most [`MAX_ENTRY_BYTES`].
 pub fn save(store: &KeyStore, key: &str, record: &Record) -> Result<(), String> {
     let text = record.encode();
+    let set = |name: &str, value: &str| store.set_expiring(name, value, record.expiration);
     if text.len() <= MAX_ENTRY_BYTES {
-        return store.set(key, &text);
+        return set(key, &text);
     }
     // The encoding is ASCII (JSON of base64 and hex), so byte chunks are valid strings.
     let chunks: Vec<&str> = text
@@ -189,9 +190,9 @@ pub fn save(store: &KeyStore, key: &str, record: &Record) -> Result<(), String> 
         .map(|c| std::str::from_utf8(c).expect("ASCII record"))
         .collect();
     for (index, chunk) in chunks.iter().enumerate() {
-        store.set(&format!("{key}.{}", index + 1), chunk)?;
+        set(&format!("{key}.{}", index + 1), chunk)?;
     }
-    store.set(key, &format!("chunks:{}", chunks.len()))
+    set(key, &format!("chunks:{}", chunks.len()))
 }
 
 pub fn remove(store: &KeyStore, key: &str) {

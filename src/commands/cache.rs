@@ -4,6 +4,7 @@ use crate::cache::{self, Index};
 use crate::cli::CacheCommand;
 use crate::error::{Error, Result};
 use crate::keystore::KeyStore;
+use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub fn run(command: &CacheCommand) -> Result<()> {
@@ -37,12 +38,22 @@ pub fn run(command: &CacheCommand) -> Result<()> {
         }
         CacheCommand::Clear => {
             let index = Index::read(&dir);
-            let count = index.entries.len();
+            let mut removed: BTreeSet<String> =
+                index.entries.iter().map(|e| e.key.clone()).collect();
             if let Ok(store) = KeyStore::open() {
                 for entry in &index.entries {
                     cache::remove(&store, &entry.key);
                 }
+                // Also the entries no index knows: an index deleted with its folder (the demo's), or
+                // kept in another S3CREDS_CACHE_DIR. Chunks (`KEY.N`) are parts of a record.
+                match store.delete_all() {
+                    Ok(names) => removed.extend(names.into_iter().filter(|n| !n.contains('.'))),
+                    Err(reason) => {
+                        eprintln!("warning: only the entries in the index were removed: {reason}")
+                    }
+                }
             }
+            let count = removed.len();
             Index::update(&dir, |index| {
                 index.entries.clear();
                 index.roles.clear();
