@@ -83,8 +83,13 @@ printf pw | DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/bus" HOME="$WORK/home" XDG
     gnome-keyring-daemon --unlock --components=secrets >/dev/null
 (
     export DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/bus" S3CREDS_KEYRING=secret-service
-    "$S3CREDS" serve bench-serve >/dev/null
-    out=$("$S3CREDS" cache list)
+    # gnome-keyring sets up its default collection shortly after --unlock returns: wait for it.
+    for _ in $(seq 50); do
+        "$S3CREDS" serve bench-serve >/dev/null 2>&1
+        out=$("$S3CREDS" cache list)
+        [[ "$out" == *"[Secret Service]"* ]] && break
+        sleep 0.1
+    done
     [[ "$out" == *"[Secret Service]"* ]] || { echo "bench-serve: Secret Service not used: $out" >&2; exit 1; }
     SS_BASELINE_ROWS=()
     [[ -n "$BASELINE" ]] && SS_BASELINE_ROWS=(-n "baseline: serve (Secret Service hit)" "$BASELINE serve bench-serve")
