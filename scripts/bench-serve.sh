@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Benchmark the credential_process path side by side, in one run, against one local moto server:
-#   - `s3creds serve BUCKET` on a cache hit (kernel keyring), the number that matters: SDKs run the
-#     helper at every client start, the AWS CLI at every command;
+#   - `s3creds serve BUCKET` on a cache hit, the number that matters: SDKs run the helper at every
+#     client start, the AWS CLI at every command. Once on the kernel keyring (keyutils), once on Secret
+#     Service (gnome-keyring, unlocked, in a private D-Bus session started here);
+#   - the same hits for a second binary when BASELINE=/path/to/old/s3creds is set (before/after);
 #   - `/bin/true`, the floor for starting any helper process;
 #   - upstream's documented path: `s3-credentials localserver` running, `curl -s http://.../` as helper;
 #   - the miss path (`serve --no-cache`: one AssumeRole with the remembered role);
 #   - 32 helpers started at once on a cold cache (and how many AssumeRole calls they made).
 #
-# Usage: scripts/bench-serve.sh        (RUNS=300 by default; S3CREDS=target/release/s3creds)
-# Needs: scripts/setup-test-env.sh done, keyutils, hyperfine (installed with apt-get when missing).
+# Usage: scripts/bench-serve.sh        (RUNS=300 by default; S3CREDS=target/release/s3creds;
+#                                      BASELINE=/path/to/another/s3creds adds its hit rows)
+# Needs: scripts/setup-test-env.sh done, keyutils, dbus, gnome-keyring, hyperfine (installed with
+# apt-get when missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
@@ -21,7 +25,9 @@ fi
 
 S3CREDS=${S3CREDS:-$ROOT/target/release/s3creds}
 RUNS=${RUNS:-300}
+BASELINE=${BASELINE:-}
 [[ -x "$S3CREDS" ]] || { echo "bench-serve: build first: cargo build --release (or set S3CREDS)" >&2; exit 1; }
+[[ -z "$BASELINE" || -x "$BASELINE" ]] || { echo "bench-serve: BASELINE=$BASELINE is not an executable" >&2; exit 1; }
 command -v hyperfine >/dev/null || { apt-get install -y hyperfine >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y hyperfine >/dev/null; }; }
 PY="$ROOT/.venv/bin/python"
 WORK=$(mktemp -d)
@@ -56,11 +62,42 @@ wait_http "http://127.0.0.1:$UP_PORT/"
 
 "$S3CREDS" serve bench-serve >/dev/null   # fill the cache and remember the role
 "$S3CREDS" serve bench-serve >/dev/null
+# Both binaries name entries alike, so each reads the same cached entry; the baseline runs only hits.
+BASELINE_ROWS=()
+[[ -n "$BASELINE" ]] && BASELINE_ROWS=(-n "baseline: serve (cache hit)" "$BASELINE serve bench-serve")
 
 hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/hot.json" \
     -n "/bin/true (floor)" "/bin/true" \
     -n "s3creds serve (cache hit)" "$S3CREDS serve bench-serve" \
+    "${BASELINE_ROWS[@]}" \
     -n "upstream: curl localserver" "curl -s http://127.0.0.1:$UP_PORT/" >"$WORK/hot.txt"
+# Earlier versions link the per-user persistent keyring into the session; unlink it again so that
+# the `cache clear` below only sees this benchmark's entries.
+keyctl unlink "$(keyctl get_persistent @s)" @s >/dev/null 2>&1 || true
+
+# Secret Service: gnome-keyring with an unlocked default collection on a private bus, as the tests do.
+mkdir -p "$WORK/home"
+dbus-daemon --session --fork --address="unix:path=$WORK/bus" --print-pid >"$WORK/bus.pid"
+PIDS+=("$(cat "$WORK/bus.pid")")
+printf pw | DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/bus" HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/home" \
+    gnome-keyring-daemon --unlock --components=secrets >/dev/null
+(
+    export DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/bus" S3CREDS_KEYRING=secret-service
+    # gnome-keyring sets up its default collection shortly after --unlock returns: wait for it.
+    for _ in $(seq 50); do
+        "$S3CREDS" serve bench-serve >/dev/null 2>&1
+        out=$("$S3CREDS" cache list)
+        [[ "$out" == *"[Secret Service]"* ]] && break
+        sleep 0.1
+    done
+    [[ "$out" == *"[Secret Service]"* ]] || { echo "bench-serve: Secret Service not used: $out" >&2; exit 1; }
+    SS_BASELINE_ROWS=()
+    [[ -n "$BASELINE" ]] && SS_BASELINE_ROWS=(-n "baseline: serve (Secret Service hit)" "$BASELINE serve bench-serve")
+    hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/ss.json" \
+        -n "/bin/true (floor, Secret Service run)" "/bin/true" \
+        -n "s3creds serve (Secret Service hit)" "$S3CREDS serve bench-serve" \
+        "${SS_BASELINE_ROWS[@]}" >"$WORK/ss.txt"
+)
 hyperfine -N --warmup 3 --runs 30 --export-json "$WORK/miss.json" \
     -n "s3creds serve --no-cache (miss: one AssumeRole)" "$S3CREDS serve bench-serve --no-cache" >"$WORK/miss.txt"
 hyperfine --warmup 1 --runs 10 --export-json "$WORK/burst.json" \
@@ -81,14 +118,22 @@ import json, statistics, sys
 work, assumes = sys.argv[1], sys.argv[2]
 def load(name):
     return {r["command"]: r for r in json.load(open(f"{work}/{name}.json"))["results"]}
-hot, miss, burst = load("hot"), load("miss"), load("burst")
+hot, ss, miss, burst = load("hot"), load("ss"), load("miss"), load("burst")
 ms = lambda r: statistics.median(r["times"]) * 1000
 floor = ms(hot["/bin/true (floor)"])
-hit = ms(hot["s3creds serve (cache hit)"])
+ss_floor = ms(ss["/bin/true (floor, Secret Service run)"])
 curl = ms(hot["upstream: curl localserver"])
 print("credential_process helper, median wall time")
 print(f"  /bin/true (floor)                 {floor:8.2f} ms")
-print(f"  s3creds serve, cache hit          {hit:8.2f} ms   = {hit/floor:.2f} x floor, {hit/curl:.2f} x upstream")
+for label, table, name, base in [
+    ("s3creds serve, keyutils hit", hot, "s3creds serve (cache hit)", floor),
+    ("baseline, keyutils hit", hot, "baseline: serve (cache hit)", floor),
+    ("s3creds serve, Secret Service hit", ss, "s3creds serve (Secret Service hit)", ss_floor),
+    ("baseline, Secret Service hit", ss, "baseline: serve (Secret Service hit)", ss_floor),
+]:
+    if name in table:
+        t = ms(table[name])
+        print(f"  {label:34s}{t:8.2f} ms   = {t/base:.2f} x floor, {t/curl:.2f} x upstream")
 print(f"  upstream: curl to localserver     {curl:8.2f} ms   (plus a resident Python server)")
 for name, r in miss.items():
     print(f"  {name:34s}{ms(r):8.2f} ms")

@@ -10,8 +10,20 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-scripts/setup-test-env.sh
-cargo build --release --locked --bin s3creds
+if [[ -z "${S3CREDS_DEMO_IN_SESSION:-}" ]]; then
+    scripts/setup-test-env.sh
+    cargo build --release --locked --bin s3creds
+    # The credential cache of step 4 goes to a session keyring of the demo's own, which the kernel
+    # destroys when the demo ends: nothing is left in your keyring, and no entry outlives the
+    # demo's cache index (kept in its temporary folder).
+    if command -v keyctl >/dev/null; then
+        export S3CREDS_DEMO_IN_SESSION=1
+        exec keyctl session - "$0" "$@"
+    fi
+    export S3CREDS_KEYRING=none   # no private kernel keyring available: cache nothing
+else
+    export S3CREDS_KEYRING=keyutils
+fi
 S3CREDS="$ROOT/target/release/s3creds"
 AWS="$ROOT/.venv/bin/aws"
 WORK=$(mktemp -d)
@@ -44,9 +56,9 @@ else
     export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
     export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
     unset AWS_PROFILE AWS_SESSION_TOKEN
-    export S3CREDS_CACHE_DIR="$WORK/cache"   # keep emulator credentials out of your real cache index
     BUCKET="s3creds-demo-bucket"
 fi
+export S3CREDS_CACHE_DIR="$WORK/cache"   # the demo's cache index goes with its private keyring
 USER_NAME="s3.read-write.$BUCKET"
 
 echo
@@ -97,7 +109,7 @@ DEMO_CONFIG="$WORK/aws-config"
 AWS_CONFIG_FILE="$DEMO_CONFIG" "$S3CREDS" ${AWS_PROFILE:+--profile "$AWS_PROFILE"} profile add demo-ro "$BUCKET" --read-only
 grep credential_process "$DEMO_CONFIG" | sed 's/^/   /'
 echo "   aws --profile demo-ro s3 cp s3://$BUCKET/hello.txt - : $(AWS_CONFIG_FILE="$DEMO_CONFIG" "$AWS" --profile demo-ro s3 cp "s3://$BUCKET/hello.txt" -)"
-echo "   the credentials are now cached in the OS keyring (later calls make no AWS call):"
+echo "   the credentials are now cached, in the demo's private kernel keyring (later calls make no AWS call):"
 AWS_CONFIG_FILE="$DEMO_CONFIG" "$S3CREDS" cache list | sed 's/^/   /'
 
 echo

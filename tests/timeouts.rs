@@ -392,6 +392,8 @@ fn profile_add_passes_the_timeouts_on_to_the_serve_it_writes() {
         )
         .env("S3CREDS_READ_TIMEOUT", "7s")
         .args([
+            "--profile",
+            "src",
             "profile",
             "add",
             "quick",

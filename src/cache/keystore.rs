@@ -7,15 +7,36 @@
 //! Every failure here is reported as a reason string: the caller degrades to "no cache" and says why
 //! once, because a credential_process helper must never fail an SDK call over a cache.
 
-use keyring_core::{CredentialStore, Entry};
-use std::sync::Arc;
+#[cfg(target_os = "linux")]
+mod kernel;
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+mod native;
+#[cfg(target_os = "linux")]
+mod secret_service;
+
+use std::time::{Duration, SystemTime};
 
 /// The keyring "service" all s3creds entries live under.
 pub const SERVICE: &str = "s3creds";
 
+/// How long a keyring may take to answer before the cache is off for this run.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const PATIENCE: Duration = Duration::from_millis(500);
+
+/// What every keyring offers the cache. Values are the stored text; names are s3creds entry names.
+trait Backend {
+    /// The stored text, or None when absent or unreadable.
+    fn get(&self, name: &str) -> Option<String>;
+    /// Store `value`; a keyring that can expire entries forgets it at `expires_at`.
+    fn set(&self, name: &str, value: &str, expires_at: Option<SystemTime>) -> Result<(), String>;
+    fn delete(&self, name: &str);
+    /// Every s3creds entry in the keyring in use, whether the index knows it or not.
+    fn names(&self) -> Result<Vec<String>, String>;
+}
+
 pub struct KeyStore {
     pub backend: &'static str,
-    store: Arc<CredentialStore>,
+    store: Box<dyn Backend>,
 }
 
 impl KeyStore {
@@ -33,26 +54,31 @@ impl KeyStore {
         }
     }
 
-    fn entry(&self, name: &str) -> Result<Entry, String> {
-        Entry::new_in_store(&self.store, SERVICE, name).map_err(|e| e.to_string())
-    }
-
     /// The stored text, or None when absent or unreadable.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.entry(name).ok()?.get_password().ok()
+        self.store.get(name)
     }
 
-    /// Store `value`, then read it back: on Linux a process without its own session keyring can write
-    /// to the kernel keyring but not read what it wrote, which would silently cache nothing.
-    pub fn set(&self, name: &str, value: &str) -> Result<(), String> {
-        let entry = self.entry(name)?;
-        entry
-            .set_password(value)
+    /// Store `value` until `expires_at` (the kernel keyring drops it then by itself), then read it
+    /// back: on Linux a process without its own session keyring can write to the kernel keyring but
+    /// not read what it wrote, which would silently cache nothing.
+    pub fn set_expiring(
+        &self,
+        name: &str,
+        value: &str,
+        expires_at: SystemTime,
+    ) -> Result<(), String> {
+        self.write(name, value, Some(expires_at))
+    }
+
+    fn write(&self, name: &str, value: &str, expires_at: Option<SystemTime>) -> Result<(), String> {
+        self.store
+            .set(name, value, expires_at)
             .map_err(|e| format!("the {} keyring refused the write: {e}", self.backend))?;
-        match entry.get_password() {
-            Ok(read) if read == value => Ok(()),
+        match self.store.get(name) {
+            Some(read) if read == value => Ok(()),
             _ => {
-                let _ = entry.delete_credential();
+                self.store.delete(name);
                 Err(format!(
                     "the {} keyring accepted a write but did not give it back (on Linux: no session \
                      keyring in this process; run inside a login session or `keyctl session -`)",
@@ -63,9 +89,22 @@ impl KeyStore {
     }
 
     pub fn delete(&self, name: &str) {
-        if let Ok(entry) = self.entry(name) {
-            let _ = entry.delete_credential();
+        self.store.delete(name);
+    }
+
+    /// Every s3creds entry in the keyring in use, including those no index knows (an index deleted
+    /// with its folder, another `S3CREDS_CACHE_DIR`).
+    pub fn names(&self) -> Result<Vec<String>, String> {
+        self.store.names()
+    }
+
+    /// Delete every s3creds entry in the keyring in use and return their names.
+    pub fn delete_all(&self) -> Result<Vec<String>, String> {
+        let names = self.names()?;
+        for name in &names {
+            self.store.delete(name);
         }
+        Ok(names)
     }
 }
 
@@ -82,11 +121,9 @@ fn platform_default() -> Result<KeyStore, String> {
 
 #[cfg(target_os = "linux")]
 fn keyutils() -> Result<KeyStore, String> {
-    let store = linux_keyutils_keyring_store::Store::new()
-        .map_err(|e| format!("the kernel keyring is not available: {e}"))?;
     Ok(KeyStore {
         backend: "kernel (keyutils)",
-        store,
+        store: Box::new(kernel::KernelKeyring::open()?),
     })
 }
 
@@ -97,44 +134,10 @@ fn secret_service() -> Result<KeyStore, String> {
             "Secret Service needs a D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)".into(),
         );
     }
-    secret_service_is_unlocked()?;
-    let store = zbus_secret_service_keyring_store::Store::new()
-        .map_err(|e| format!("Secret Service is not available: {e}"))?;
     Ok(KeyStore {
         backend: "Secret Service",
-        store,
+        store: Box::new(secret_service::SecretServiceStore::open(PATIENCE)?),
     })
-}
-
-/// Ask, with a deadline, whether the default collection is unlocked. A locked collection would make
-/// every read prompt for a password, and a helper under an SDK has nobody to answer it.
-#[cfg(target_os = "linux")]
-fn secret_service_is_unlocked() -> Result<(), String> {
-    use std::sync::mpsc;
-    use std::time::Duration;
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let answer = (|| {
-            let service = secret_service::blocking::SecretService::connect(
-                secret_service::EncryptionType::Plain,
-            )
-            .map_err(|e| format!("Secret Service does not answer: {e}"))?;
-            let collection = service
-                .get_default_collection()
-                .map_err(|e| format!("Secret Service has no default collection: {e}"))?;
-            match collection.is_locked() {
-                Ok(false) => Ok(()),
-                Ok(true) => Err(
-                    "the Secret Service collection is locked (unlocking would prompt)".to_string(),
-                ),
-                Err(e) => Err(format!("Secret Service: {e}")),
-            }
-        })();
-        let _ = sender.send(answer);
-    });
-    receiver
-        .recv_timeout(Duration::from_millis(500))
-        .unwrap_or_else(|_| Err("Secret Service did not answer within 500 ms".to_string()))
 }
 
 #[cfg(target_os = "macos")]
@@ -143,7 +146,7 @@ fn platform_default() -> Result<KeyStore, String> {
         .map_err(|e| format!("the Keychain is not available: {e}"))?;
     Ok(KeyStore {
         backend: "macOS Keychain",
-        store,
+        store: Box::new(native::NativeStore { store }),
     })
 }
 
@@ -153,7 +156,7 @@ fn platform_default() -> Result<KeyStore, String> {
         .map_err(|e| format!("the Credential Manager is not available: {e}"))?;
     Ok(KeyStore {
         backend: "Windows Credential Manager",
-        store,
+        store: Box::new(native::NativeStore { store }),
     })
 }
 

@@ -234,9 +234,19 @@ impl CredentialCache {
             .as_ref()
             .ok_or_else(|| Error::no_home("the cache directory", crate::env::CACHE_DIR))?;
         let index = Index::read(dir);
+        let mut removed: std::collections::BTreeSet<String> =
+            index.entries.iter().map(|e| e.key.clone()).collect();
         if let Some(store) = &self.store {
             for entry in &index.entries {
                 store::remove(store, &entry.key);
+            }
+            // Also the entries no index knows: an index deleted with its folder (the demo's), or
+            // kept in another S3CREDS_CACHE_DIR. Chunks (`KEY.N`) are parts of a record.
+            match store.delete_all() {
+                Ok(names) => removed.extend(names.into_iter().filter(|n| !n.contains('.'))),
+                Err(reason) => {
+                    eprintln!("warning: only the entries in the index were removed: {reason}")
+                }
             }
         }
         Index::update(dir, |index| {
@@ -244,7 +254,7 @@ impl CredentialCache {
             index.roles.clear();
         })
         .map_err(|e| Error::Internal(format!("cannot update the cache index: {e}")))?;
-        Ok(index.entries.len())
+        Ok(removed.len())
     }
 }
 

@@ -45,8 +45,11 @@ pub fn load(store: &KeyStore, key: &str) -> Option<SessionCredentials> {
 /// Store a record, split into chunks of at most [`MAX_ENTRY_BYTES`].
 pub fn save(store: &KeyStore, key: &str, credentials: &SessionCredentials) -> Result<(), String> {
     let text = record::encode(credentials);
+    // Each entry expires with the credentials it holds (a kernel timeout where the keyring has one), so
+    // nothing outlives its use even when the index that lists it is gone.
+    let set = |name: &str, value: &str| store.set_expiring(name, value, credentials.expiration);
     if text.len() <= MAX_ENTRY_BYTES {
-        return store.set(key, &text);
+        return set(key, &text);
     }
     // The encoding is ASCII (JSON of base64 and hex), so byte chunks are valid strings.
     let chunks: Vec<&str> = text
@@ -55,9 +58,9 @@ pub fn save(store: &KeyStore, key: &str, credentials: &SessionCredentials) -> Re
         .map(|c| std::str::from_utf8(c).expect("ASCII record"))
         .collect();
     for (index, chunk) in chunks.iter().enumerate() {
-        store.set(&format!("{key}.{}", index + 1), chunk)?;
+        set(&format!("{key}.{}", index + 1), chunk)?;
     }
-    store.set(key, &format!("chunks:{}", chunks.len()))
+    set(key, &format!("chunks:{}", chunks.len()))
 }
 
 pub fn remove(store: &KeyStore, key: &str) {

@@ -1,0 +1,132 @@
+//! The Linux kernel keyring (keyutils): entries are `user` keys in the session keyring, each with a
+//! kernel timeout at the expiry of what it holds.
+//!
+//! Only the session keyring is used, not the per-user persistent keyring: the persistent keyring
+//! outlives the session by days and is shared by every session of the user, so an entry written
+//! under `keyctl session -` (a test, the demo, a CI job) would outlive its private session and its
+//! index. A new login session therefore starts with an empty cache (one AssumeRole per policy).
+
+use super::{Backend, SERVICE};
+use linux_keyutils::{KeyRing, KeyRingIdentifier};
+use std::time::SystemTime;
+
+pub struct KernelKeyring {
+    session: KeyRing,
+}
+
+/// The description layout of linux-keyutils-keyring-store, which earlier versions used: entries they
+/// left behind are still found, replaced and cleared.
+fn description(name: &str) -> String {
+    format!("keyring:{name}@{SERVICE}")
+}
+
+/// The entry name inside a description, or None for keys that are not s3creds entries.
+fn name_of(description: &str) -> Option<&str> {
+    description
+        .strip_prefix("keyring:")?
+        .strip_suffix(&format!("@{SERVICE}"))
+        .filter(|name| !name.is_empty())
+}
+
+impl KernelKeyring {
+    pub fn open() -> Result<KernelKeyring, String> {
+        let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false)
+            .map_err(|e| format!("the kernel keyring is not available: {e}"))?;
+        Ok(KernelKeyring { session })
+    }
+}
+
+impl Backend for KernelKeyring {
+    fn get(&self, name: &str) -> Option<String> {
+        let key = self.session.search(&description(name)).ok()?;
+        String::from_utf8(key.read_to_vec().ok()?).ok()
+    }
+
+    fn set(&self, name: &str, value: &str, expires_at: Option<SystemTime>) -> Result<(), String> {
+        let key = self
+            .session
+            .add_key(&description(name), value.as_bytes())
+            .map_err(|e| e.to_string())?;
+        if let Some(expires_at) = expires_at {
+            // Rounded up, and at least 1: a timeout of 0 would mean "never expires".
+            let seconds = expires_at
+                .duration_since(SystemTime::now())
+                .map(|left| left.as_secs() + u64::from(left.subsec_nanos() > 0))
+                .unwrap_or(0)
+                .max(1);
+            let seconds = usize::try_from(seconds).unwrap_or(usize::MAX);
+            if let Err(e) = key.set_timeout(seconds) {
+                // An entry without a timeout would outlive its credentials: do not keep it.
+                let _ = key.invalidate();
+                return Err(format!("cannot set the entry's timeout: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) {
+        // Invalidation removes the key from every keyring it is linked to (earlier versions also
+        // linked it to the persistent keyring). Bounded: each pass removes one key or stops.
+        for _ in 0..16 {
+            match self.session.search(&description(name)) {
+                Ok(key) if key.invalidate().is_ok() => {}
+                _ => break,
+            }
+        }
+    }
+
+    /// The kernel has no call that lists a keyring's contents by description without a buffer sized in
+    /// advance, so the candidates come from /proc/keys (the keys this user may view), and a candidate
+    /// counts when a search from the session keyring finds it, i.e. it is in the keyring in use.
+    fn names(&self) -> Result<Vec<String>, String> {
+        let listing = std::fs::read_to_string("/proc/keys")
+            .map_err(|e| format!("cannot list the kernel keyring (/proc/keys): {e}"))?;
+        let mut names: Vec<String> = listing
+            .lines()
+            .filter_map(proc_keys_user_description)
+            .filter_map(name_of)
+            .filter(|name| self.session.search(&description(name)).is_ok())
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+}
+
+/// The description of a `user` key in a /proc/keys line:
+/// `ID FLAGS USAGE TIMEOUT PERM UID GID TYPE DESCRIPTION: SUMMARY`.
+fn proc_keys_user_description(line: &str) -> Option<&str> {
+    let mut rest = line.trim_start();
+    for _ in 0..7 {
+        let (_, tail) = rest.split_once(char::is_whitespace)?;
+        rest = tail.trim_start();
+    }
+    let (key_type, tail) = rest.split_once(char::is_whitespace)?;
+    if key_type != "user" {
+        return None;
+    }
+    let (description, _summary) = tail.trim_start().rsplit_once(": ")?;
+    Some(description)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_keys_lines_give_the_descriptions_of_user_keys() {
+        let line = "1a2b3c4d I--Q---     1  59m 3f010000     0     0 user      keyring:v1-abc@s3creds: 412";
+        assert_eq!(
+            proc_keys_user_description(line),
+            Some("keyring:v1-abc@s3creds")
+        );
+        assert_eq!(name_of("keyring:v1-abc@s3creds"), Some("v1-abc"));
+        assert_eq!(name_of("keyring:v1-abc.2@s3creds"), Some("v1-abc.2"));
+        let keyring = "14817856 I--Q---     1 perm 1f3f0000     0 65534 keyring   _uid_ses.0: 1";
+        assert_eq!(proc_keys_user_description(keyring), None);
+        assert_eq!(name_of("keyring:x@other-app"), None);
+        assert_eq!(name_of("keyring:@s3creds"), None);
+        assert_eq!(proc_keys_user_description("garbage"), None);
+    }
+}
