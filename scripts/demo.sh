@@ -106,7 +106,9 @@ echo "   read back: $(as_creds "$WORK/temporary.json" s3 cp "s3://$BUCKET/hello.
 echo
 echo "== 4. Every SDK through credential_process:  s3creds profile add demo-ro $BUCKET --read-only"
 DEMO_CONFIG="$WORK/aws-config"
-AWS_CONFIG_FILE="$DEMO_CONFIG" "$S3CREDS" ${AWS_PROFILE:+--profile "$AWS_PROFILE"} profile add demo-ro "$BUCKET" --read-only
+# The new profile's credentials come from a source profile: yours, or `default` (whose keys are the
+# environment's with the emulator).
+AWS_CONFIG_FILE="$DEMO_CONFIG" "$S3CREDS" --profile "${AWS_PROFILE:-default}" profile add demo-ro "$BUCKET" --read-only
 grep credential_process "$DEMO_CONFIG" | sed 's/^/   /'
 echo "   aws --profile demo-ro s3 cp s3://$BUCKET/hello.txt - : $(AWS_CONFIG_FILE="$DEMO_CONFIG" "$AWS" --profile demo-ro s3 cp "s3://$BUCKET/hello.txt" -)"
 echo "   the credentials are now cached, in the demo's private kernel keyring (later calls make no AWS call):"
