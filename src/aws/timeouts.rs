@@ -71,7 +71,7 @@ pub const OPERATION: Setting = Setting {
 impl Timeouts {
     /// The bounds from the command line, else the environment, else the defaults.
     pub fn resolve(options: &AwsOptions) -> Result<Timeouts> {
-        Self::resolve_with(options, |name| std::env::var(name).ok())
+        Self::resolve_with(options, crate::env::var)
     }
 
     fn resolve_with(

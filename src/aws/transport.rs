@@ -348,26 +348,26 @@ impl Context {
     fn profile_name(&self) -> String {
         self.profile
             .clone()
-            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+            .or_else(|| crate::env::var(crate::env::AWS_PROFILE))
             .unwrap_or_else(|| "default".to_string())
     }
 
     /// The credential sources aws-config's default chain looks at, in its order.
     fn sources(&self) -> String {
         let file = |variable: &str, default: &str| {
-            std::env::var(variable)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_string())
+            crate::env::var(variable).unwrap_or_else(|| default.to_string())
         };
-        let metadata_disabled = std::env::var("AWS_EC2_METADATA_DISABLED")
-            .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+        let metadata_disabled = crate::env::var(crate::env::AWS_EC2_METADATA_DISABLED)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         format!(
             "environment variables, profile \"{}\" in {} and {}, web identity token, container \
              credentials{}",
             self.profile_name(),
-            file("AWS_CONFIG_FILE", "~/.aws/config"),
-            file("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+            file(crate::env::AWS_CONFIG_FILE, "~/.aws/config"),
+            file(
+                crate::env::AWS_SHARED_CREDENTIALS_FILE,
+                "~/.aws/credentials"
+            ),
             if metadata_disabled {
                 ""
             } else {
