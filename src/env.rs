@@ -23,8 +23,8 @@ pub const AWS_ENDPOINT_URL_S3: &str = "AWS_ENDPOINT_URL_S3";
 pub const AWS_CONFIG_FILE: &str = "AWS_CONFIG_FILE";
 pub const AWS_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
 pub const AWS_EC2_METADATA_DISABLED: &str = "AWS_EC2_METADATA_DISABLED";
-/// `S3CREDS_CONNECT_TIMEOUT`, `S3CREDS_READ_TIMEOUT`, `S3CREDS_OPERATION_TIMEOUT` are named in
-/// `aws::timeouts`, beside the options they back.
+// `S3CREDS_CONNECT_TIMEOUT`, `S3CREDS_READ_TIMEOUT`, `S3CREDS_OPERATION_TIMEOUT` are named in
+// `aws::timeouts`, beside the options they back.
 
 /// Every variable through which aws-config can change *who* the source identity is or *where* its
 /// calls go (credentials, profiles and their files, web identity, containers, instance metadata,
