@@ -92,18 +92,14 @@ pub async fn apply(
         progress,
         facts: Mutex::new(Facts::default()),
     };
-    for stage in &plan.stages {
-        let results =
-            futures::future::join_all(stage.lanes.iter().map(|lane| run.lane(lane))).await;
-        if let Some((action, error)) = results.into_iter().find_map(Result::err) {
-            let mut facts = run.facts();
-            let created = facts.created.clone();
-            return Err(Failed {
-                error: error.after_creating(&created),
-                action,
-                issued: facts.take_credentials(),
-            });
-        }
+    if let Err((action, error)) = run.stages(plan).await {
+        let mut facts = run.facts();
+        let created = facts.created.clone();
+        return Err(Failed {
+            error: error.after_creating(&created),
+            action,
+            issued: facts.take_credentials(),
+        });
     }
     let mut facts = run.facts();
     let role_arn = facts.role_arn.clone();
@@ -132,14 +128,7 @@ pub async fn check(plan: &Plan, aws: &AwsClients) -> Result<()> {
         progress: Progress { silent: true },
         facts: Mutex::new(Facts::default()),
     };
-    for stage in &plan.stages {
-        let results =
-            futures::future::join_all(stage.lanes.iter().map(|lane| run.lane(lane))).await;
-        if let Some((_, error)) = results.into_iter().find_map(Result::err) {
-            return Err(error);
-        }
-    }
-    Ok(())
+    run.stages(plan).await.map_err(|(_, error)| error)
 }
 
 impl Facts {
@@ -160,6 +149,19 @@ impl Run<'_> {
 
     fn record_created(&self, what: String) {
         self.facts().created.push(what);
+    }
+
+    /// The stages in order, the lanes of each at once; the first failure (and its action) stops
+    /// the run after the stage it happened in.
+    async fn stages(&self, plan: &Plan) -> std::result::Result<(), (&'static str, Error)> {
+        for stage in &plan.stages {
+            let results =
+                futures::future::join_all(stage.lanes.iter().map(|lane| self.lane(lane))).await;
+            if let Some(failure) = results.into_iter().find_map(Result::err) {
+                return Err(failure);
+            }
+        }
+        Ok(())
     }
 
     async fn lane(&self, steps: &[Step]) -> std::result::Result<(), (&'static str, Error)> {
