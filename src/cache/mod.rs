@@ -16,7 +16,9 @@ mod record;
 mod store;
 
 pub use key::{CacheKey, Source};
-pub use store::{cache_dir, private_dir};
+pub use store::cache_dir;
+
+use crate::files::private_dir;
 
 use crate::credentials::SessionCredentials;
 use crate::error::{Error, Result};

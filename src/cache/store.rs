@@ -80,17 +80,11 @@ pub fn cache_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "s3creds").map(|d| d.cache_dir().to_path_buf())
 }
 
-/// Create the private directory (0700), or check that the existing one belongs to the user and is
-/// not writable by group or others: another user could plant index entries, roles or links there.
-pub fn private_dir(path: &Path) -> std::io::Result<()> {
-    crate::files::private_dir(path)
-}
-
 /// An exclusive lock on `path`, waiting at most `timeout`. None when it could not be had in time (or
 /// its folder is refused, or a link sits at its name).
 pub fn lock(path: &Path, timeout: Duration) -> Option<File> {
     if let Some(parent) = path.parent() {
-        private_dir(parent).ok()?;
+        crate::files::private_dir(parent).ok()?;
     }
     crate::files::lock(path, timeout).ok()
 }
@@ -143,7 +137,7 @@ impl Index {
 
     /// Read-modify-write under the index lock; the change sees the latest index.
     pub fn update(dir: &Path, change: impl FnOnce(&mut Index)) -> std::io::Result<()> {
-        private_dir(dir)?;
+        crate::files::private_dir(dir)?;
         let _guard = crate::files::lock(&dir.join("index.lock"), Duration::from_secs(2))?;
         let mut index = Self::read(dir);
         change(&mut index);
