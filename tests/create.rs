@@ -45,6 +45,15 @@ fn permanent_credentials_create_user_policy_and_a_working_key() {
     assert!(outcome.stderr.contains("Created bucket: my-bucket"));
 
     assert_eq!(admin.user_names(), ["s3.read-write.my-bucket"]);
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    assert_eq!(
+        admin.user_tags("s3.read-write.my-bucket"),
+        [
+            ("s3creds:access".to_string(), "read-write".to_string()),
+            ("s3creds:managed".to_string(), "true".to_string()),
+            ("s3creds:version".to_string(), version),
+        ]
+    );
     assert_eq!(
         admin.inline_policy_names("s3.read-write.my-bucket"),
         ["s3.read-write.my-bucket"]
@@ -106,6 +115,16 @@ fn temporary_credentials_create_the_role_and_assume_it_with_the_session_policy()
         .unwrap();
     let role = role.role().unwrap();
     assert_eq!(role.max_session_duration(), Some(43200));
+    assert_eq!(
+        admin.role_tags("s3-credentials.AmazonS3FullAccess"),
+        [
+            ("s3creds:managed".to_string(), "true".to_string()),
+            (
+                "s3creds:version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string()
+            ),
+        ]
+    );
     let trust: Value = serde_json::from_str(
         &urlencoding::decode(role.assume_role_policy_document().unwrap()).unwrap(),
     )

@@ -9,4 +9,5 @@ pub mod policy;
 pub mod policy_grammar;
 pub mod preconditions;
 pub mod request;
+pub mod tags;
 pub mod time;

@@ -6,6 +6,7 @@ use super::names;
 use super::policy;
 use super::preconditions::IfMissing;
 use super::request::{PolicyLimit, Scope, SessionDuration};
+use super::tags::{ManagedTags, Tag};
 use crate::error::{Error, Result};
 use serde::Serialize;
 use serde_json::Value;
@@ -139,6 +140,8 @@ pub enum Action {
     CreateUser {
         user_name: String,
         permissions_boundary: Option<String>,
+        /// Marks the user as s3creds's (see `core::tags`).
+        tags: Vec<Tag>,
     },
     PutUserPolicy {
         user_name: String,
@@ -157,6 +160,7 @@ pub enum Action {
         /// Filled with the account from GetCallerIdentity at run time.
         trust_policy_template: Value,
         max_session_duration: i32,
+        tags: Vec<Tag>,
     },
     AttachRolePolicy {
         role_name: String,
@@ -327,6 +331,8 @@ pub fn plan(request: &CreateRequest) -> Result<Plan> {
             let policy_name = names::derived_name(kind, buckets, names::MAX_POLICY_NAME);
             names::validate_policy_name(&policy_name)?;
             scope.check_size(PolicyLimit::UserInlinePolicy)?;
+            let user_tags =
+                ManagedTags::new(Some(scope.request().kind().label()), None).to_tags()?;
             let permissions_boundary = match boundary {
                 BoundaryChoice::None => None,
                 BoundaryChoice::Arn(arn) => Some(arn.clone()),
@@ -368,6 +374,7 @@ pub fn plan(request: &CreateRequest) -> Result<Plan> {
                         Action::CreateUser {
                             user_name: user_name.clone(),
                             permissions_boundary,
+                            tags: user_tags,
                         },
                     ),
                     always(Action::PutUserPolicy {
@@ -543,6 +550,7 @@ fn role_stages(
                         ACCOUNT_PLACEHOLDER,
                     ),
                     max_session_duration: ROLE_MAX_SESSION_SECONDS,
+                    tags: ManagedTags::new(None, None).to_tags()?,
                 },
             ),
             when(
@@ -764,6 +772,7 @@ pub fn describe(action: &Action) -> String {
         Action::CreateUser {
             user_name,
             permissions_boundary,
+            ..
         } => match permissions_boundary {
             Some(arn) => format!("CreateUser {user_name} with permissions boundary {arn}"),
             None => format!("CreateUser {user_name} without a permissions boundary"),

@@ -421,6 +421,22 @@ impl Aws {
         names
     }
 
+    /// A user's tags, sorted by key.
+    pub fn user_tags(&self, user: &str) -> Vec<(String, String)> {
+        let output = self
+            .block_on(self.iam.list_user_tags().user_name(user).send())
+            .expect("list user tags");
+        sorted_tags(output.tags())
+    }
+
+    /// A role's tags, sorted by key.
+    pub fn role_tags(&self, role: &str) -> Vec<(String, String)> {
+        let output = self
+            .block_on(self.iam.list_role_tags().role_name(role).send())
+            .expect("list role tags");
+        sorted_tags(output.tags())
+    }
+
     /// Everything `create` could change, to prove a refused request changed nothing.
     pub fn state(&self) -> String {
         let mut state = Vec::new();
@@ -609,4 +625,13 @@ pub fn process_credentials(outcome: &Outcome) -> serde_json::Value {
         value["SessionToken"].as_str().unwrap(),
     ]);
     value
+}
+
+fn sorted_tags(tags: &[aws_sdk_iam::types::Tag]) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = tags
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    tags.sort();
+    tags
 }

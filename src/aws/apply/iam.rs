@@ -2,6 +2,7 @@
 
 use crate::aws::{call_error, AwsClients, CallFailure};
 use crate::core::preconditions::ExistingKey;
+use crate::core::tags::Tag;
 use crate::credentials::AccessKey;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -76,11 +77,13 @@ pub async fn create_user(
     aws: &AwsClients,
     user_name: &str,
     permissions_boundary: Option<&str>,
+    tags: &[Tag],
 ) -> Result<()> {
     aws.iam
         .create_user()
         .user_name(user_name)
         .set_permissions_boundary(permissions_boundary.map(str::to_string))
+        .set_tags(Some(iam_tags(tags)?))
         .send()
         .await
         .map_err(call_error(&format!("CreateUser {user_name}")))?;
@@ -132,11 +135,13 @@ pub async fn create_role(
     role_name: &str,
     trust_policy: &str,
     max_session_duration: i32,
+    tags: &[Tag],
 ) -> Result<Option<String>> {
     let output = aws
         .iam
         .create_role()
         .role_name(role_name)
+        .set_tags(Some(iam_tags(tags)?))
         .assume_role_policy_document(trust_policy)
         .max_session_duration(max_session_duration)
         .description("Issues scoped temporary S3 credentials for s3creds / s3-credentials")
@@ -155,4 +160,17 @@ pub async fn attach_role_policy(aws: &AwsClients, role_name: &str, policy_arn: &
         .await
         .map_err(call_error(&format!("AttachRolePolicy {role_name}")))?;
     Ok(())
+}
+
+/// The SDK's tag type; its builder fails only when a required field is missing, which `Tag` rules out.
+fn iam_tags(tags: &[Tag]) -> Result<Vec<aws_sdk_iam::types::Tag>> {
+    tags.iter()
+        .map(|tag| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(&tag.key)
+                .value(&tag.value)
+                .build()
+                .map_err(|e| Error::Internal(format!("IAM tag {}: {e}", tag.key)))
+        })
+        .collect()
 }

@@ -281,8 +281,9 @@ impl Run<'_> {
             Action::CreateUser {
                 user_name,
                 permissions_boundary,
+                tags,
             } => {
-                iam::create_user(aws, user_name, permissions_boundary.as_deref()).await?;
+                iam::create_user(aws, user_name, permissions_boundary.as_deref(), tags).await?;
                 self.record_created(format!("IAM user {user_name}"));
                 self.progress.say(match permissions_boundary {
                     Some(arn) => {
@@ -349,6 +350,7 @@ impl Run<'_> {
                 role_name,
                 trust_policy_template,
                 max_session_duration,
+                tags,
             } => {
                 let account = self
                     .facts()
@@ -357,7 +359,8 @@ impl Run<'_> {
                     .ok_or_else(|| Error::Internal("no account for the trust policy".into()))?;
                 let trust =
                     policy::compact(trust_policy_template).replace(ACCOUNT_PLACEHOLDER, &account);
-                let arn = iam::create_role(aws, role_name, &trust, *max_session_duration).await?;
+                let arn =
+                    iam::create_role(aws, role_name, &trust, *max_session_duration, tags).await?;
                 let mut facts = self.facts();
                 facts.role_arn = arn;
                 facts.role_created = true;
