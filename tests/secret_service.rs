@@ -1,22 +1,64 @@
-//! The credential cache on a real Secret Service: gnome-keyring in a private D-Bus session. An unlocked
-//! collection is used; a session without an unlocked collection falls back to the kernel keyring
-//! instead of prompting.
+//! The credential cache on a real Secret Service: gnome-keyring in a private D-Bus session.
+//!
+//! `auto` prefers the kernel keyring when the process has a session keyring of its own (as these tests
+//! do, under `keyctl session -`), and otherwise uses an unlocked Secret Service collection. A locked
+//! collection is never used and never prompts. "No session keyring of its own" is reproduced by joining
+//! the user session keyring (`keyctl session _uid_ses.UID`), which is what such a process gets.
 
 mod support;
 
 use std::process::Command;
 use support::{assert_private_session_keyring, run_std, Aws, Keys, Moto};
 
-/// Run `script` in a fresh D-Bus session with a fresh HOME, s3creds on PATH as `$S3CREDS`.
+/// Start gnome-keyring with an unlocked login collection, and wait until it is the default collection:
+/// gnome-keyring sets that up shortly after `--unlock` returns. Scripts run it with `eval "$UNLOCKED_KEYRING"`.
+const UNLOCKED_KEYRING: &str = "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    for i in $(seq 100); do
+        dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \\
+            org.freedesktop.Secret.Service.ReadAlias string:default 2>/dev/null | grep -q collection/ && break
+        sleep 0.1
+    done";
+
+/// The user session keyring's name: the session keyring of a process that has none of its own.
+fn user_session_keyring() -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "_uid_ses.{}",
+        std::fs::metadata("/proc/self").unwrap().uid()
+    )
+}
+
+/// Run `script` in a fresh D-Bus session with a fresh HOME, s3creds on PATH as `$S3CREDS`, with this
+/// test's private session keyring.
 fn in_dbus_session(moto: &Moto, script: &str) -> support::Outcome {
+    in_dbus_session_keyring(moto, script, true)
+}
+
+/// The same, as a desktop process without a session keyring of its own.
+fn in_dbus_session_without_session_keyring(moto: &Moto, script: &str) -> support::Outcome {
+    in_dbus_session_keyring(moto, script, false)
+}
+
+fn in_dbus_session_keyring(
+    moto: &Moto,
+    script: &str,
+    own_session_keyring: bool,
+) -> support::Outcome {
     let home = tempfile::tempdir().unwrap();
-    let mut command = Command::new("dbus-run-session");
+    let mut command = if own_session_keyring {
+        Command::new("dbus-run-session")
+    } else {
+        let mut keyctl = Command::new("keyctl");
+        keyctl.args(["session", &user_session_keyring(), "dbus-run-session"]);
+        keyctl
+    };
     command.env_clear();
     command
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("HOME", home.path())
         .env("XDG_RUNTIME_DIR", home.path())
         .env("S3CREDS", assert_cmd::cargo::cargo_bin("s3creds"))
+        .env("UNLOCKED_KEYRING", UNLOCKED_KEYRING)
         .env("S3CREDS_CACHE_DIR", home.path().join("cache"))
         .env("AWS_CONFIG_FILE", "/nonexistent/config")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
@@ -49,10 +91,10 @@ fn an_unlocked_secret_service_caches_the_credentials() {
     assert_private_session_keyring();
     let moto = Moto::start();
     Aws::new(&moto.url, &Keys::dummy()).create_bucket("ss-bucket");
-    let outcome = in_dbus_session(
+    let outcome = in_dbus_session_without_session_keyring(
         &moto,
         "set -e
-         printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+         eval \"$UNLOCKED_KEYRING\"
          \"$S3CREDS\" serve ss-bucket
          \"$S3CREDS\" serve ss-bucket
          \"$S3CREDS\" cache list",
@@ -76,25 +118,71 @@ fn an_unlocked_secret_service_caches_the_credentials() {
     );
 }
 
+/// With a session keyring of its own, `auto` does not ask D-Bus at all: the kernel keyring answers a
+/// hit in two system calls and keeps short-lived credentials off the disk.
+#[test]
+fn auto_prefers_the_processes_own_session_keyring_to_secret_service() {
+    assert_private_session_keyring();
+    let moto = Moto::start();
+    Aws::new(&moto.url, &Keys::dummy()).create_bucket("own-session");
+    let outcome = in_dbus_session(
+        &moto,
+        "set -e
+         eval \"$UNLOCKED_KEYRING\"
+         \"$S3CREDS\" serve own-session
+         \"$S3CREDS\" serve own-session
+         \"$S3CREDS\" cache list
+         \"$S3CREDS\" cache clear",
+    );
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    let ids = key_ids(&outcome.stdout);
+    assert_eq!(ids.len(), 2, "{}", outcome.stdout);
+    assert_eq!(ids[0], ids[1], "the second serve is a kernel keyring hit");
+    assert!(
+        outcome.stdout.contains("[kernel (keyutils)]"),
+        "{}",
+        outcome.stdout
+    );
+    // D-Bus and gnome-keyring talk on stderr too; s3creds must not have (no "cache off" line).
+    assert!(!outcome.stderr.contains("s3creds"), "{}", outcome.stderr);
+}
+
+/// A locked collection would prompt to unlock: nothing in it is read and nothing is written to it.
+/// Without a session keyring of its own the kernel keyring is not written either (a key added to the
+/// user session keyring can be neither read back nor removed), so caching is off, said once, and the
+/// credentials are still served.
 #[test]
 fn a_secret_service_without_an_unlocked_collection_is_not_used_and_nothing_prompts() {
     assert_private_session_keyring();
     let moto = Moto::start();
     Aws::new(&moto.url, &Keys::dummy()).create_bucket("locked-bucket");
     let started = std::time::Instant::now();
-    let outcome = in_dbus_session(
+    let outcome = in_dbus_session_without_session_keyring(
         &moto,
         "set -e
-         gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1
-         \"$S3CREDS\" serve locked-bucket </dev/null
-         \"$S3CREDS\" cache list",
+         eval \"$UNLOCKED_KEYRING\"
+         \"$S3CREDS\" serve locked-bucket
+         dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+             org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login \
+             >/dev/null
+         echo locked >&2
+         \"$S3CREDS\" serve locked-bucket </dev/null",
     );
     assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
-    assert_eq!(key_ids(&outcome.stdout).len(), 1);
+    let ids = key_ids(&outcome.stdout);
+    assert_eq!(ids.len(), 2, "{}", outcome.stdout);
+    assert_ne!(ids[0], ids[1], "an entry in a locked collection was read");
+    let (before_lock, after_lock) = outcome.stderr.split_once("locked\n").unwrap();
     assert!(
-        outcome.stdout.contains("[kernel (keyutils)]"),
+        !before_lock.contains("credential cache off"),
+        "the unlocked collection was not used: {before_lock}"
+    );
+    assert_eq!(
+        after_lock.trim(),
+        "s3creds: credential cache off: the Secret Service keyring refused the write: the Secret \
+         Service collection is locked (unlocking would prompt)",
         "{}",
-        outcome.stdout
+        outcome.stderr
     );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
@@ -112,7 +200,7 @@ fn cache_clear_removes_secret_service_items_no_index_knows() {
     let outcome = in_dbus_session(
         &moto,
         "set -e
-         printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+         eval \"$UNLOCKED_KEYRING\"
          export S3CREDS_KEYRING=secret-service
          \"$S3CREDS\" serve ss-clear
          \"$S3CREDS\" serve ss-clear
@@ -144,8 +232,9 @@ fn cache_clear_removes_secret_service_items_no_index_knows() {
     );
 }
 
-/// A bus that accepts the connection and never answers costs at most about 500 ms: `auto` falls back
-/// to the kernel keyring without a word, an explicit `secret-service` says once that caching is off.
+/// A bus that accepts the connection and never answers costs at most about 500 ms: `auto` (with this
+/// test's own session keyring) uses the kernel keyring without a word, an explicit `secret-service`
+/// says once that caching is off.
 #[test]
 fn a_bus_that_never_answers_costs_at_most_half_a_second() {
     use std::time::{Duration, Instant};

@@ -1,8 +1,15 @@
 //! The OS keyring behind the credential cache, chosen so that nothing ever blocks or prompts.
 //!
-//! Linux: Secret Service when a D-Bus session answers quickly and its default collection is already
-//! unlocked (unlocking would prompt), else the kernel keyring (keyutils). macOS: Keychain. Windows:
-//! Credential Manager. `S3CREDS_KEYRING=auto|secret-service|keyutils|none` overrides the choice.
+//! Linux: the kernel keyring (keyutils) when the process has a session keyring of its own, else Secret
+//! Service when a D-Bus session answers quickly and its default collection is already unlocked
+//! (unlocking would prompt). macOS: Keychain. Windows: Credential Manager.
+//! `S3CREDS_KEYRING=auto|secret-service|keyutils|none` overrides the choice.
+//!
+//! Why the kernel keyring first, even on a desktop with Secret Service: the cache holds session
+//! credentials that live at most 12 hours. The kernel keyring keeps them in memory only, drops each
+//! entry by itself when its credentials expire, and answers in two system calls; Secret Service writes
+//! them to disk (the login collection) and costs a D-Bus connection per `serve`. What a session
+//! keyring does not give is sharing between login sessions: a second session fetches once more.
 //!
 //! Every failure here is reported as a reason string: the caller degrades to "no cache" and says why
 //! once, because a credential_process helper must never fail an SDK call over a cache.
@@ -110,13 +117,18 @@ impl KeyStore {
 
 #[cfg(target_os = "linux")]
 fn platform_default() -> Result<KeyStore, String> {
-    // Only try D-Bus when a session bus is advertised: probing costs time on every call otherwise.
-    if crate::env::var_os(crate::env::DBUS_SESSION).is_some() {
-        if let Ok(store) = secret_service() {
-            return Ok(store);
-        }
+    if kernel::KernelKeyring::available() {
+        return keyutils();
     }
-    keyutils()
+    // Only try D-Bus when a session bus is advertised: probing costs time on every call otherwise.
+    if crate::env::var_os(crate::env::DBUS_SESSION).is_none() {
+        return keyutils();
+    }
+    secret_service().map_err(|reason| {
+        format!(
+            "{reason}; and this process has no session keyring of its own for the kernel keyring"
+        )
+    })
 }
 
 #[cfg(target_os = "linux")]

@@ -29,11 +29,32 @@ fn name_of(description: &str) -> Option<&str> {
 }
 
 impl KernelKeyring {
+    /// The process's own session keyring, or why there is none. Without one the kernel hands out the
+    /// per-user "user session" keyring, where a key this process adds can be neither read back nor
+    /// removed: writing there would leave an unreadable, undeletable copy of a secret behind.
     pub fn open() -> Result<KernelKeyring, String> {
         let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false)
             .map_err(|e| format!("the kernel keyring is not available: {e}"))?;
+        if !is_own_session(session) {
+            return Err(
+                "this process has no session keyring of its own (run inside a login \
+                        session, a systemd service, or `keyctl session -`)"
+                    .to_string(),
+            );
+        }
         Ok(KernelKeyring { session })
     }
+
+    /// Whether the process has a session keyring of its own (pam_keyinit at login, `keyctl
+    /// session`, systemd's KeyringMode=private): two keyctl calls, so cheap enough to ask on every run.
+    pub fn available() -> bool {
+        KeyRing::from_special_id(KeyRingIdentifier::Session, false).is_ok_and(is_own_session)
+    }
+}
+
+fn is_own_session(session: KeyRing) -> bool {
+    KeyRing::from_special_id(KeyRingIdentifier::UserSession, false)
+        .is_ok_and(|user_session| user_session != session)
 }
 
 impl Backend for KernelKeyring {
