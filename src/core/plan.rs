@@ -331,8 +331,11 @@ pub fn plan(request: &CreateRequest) -> Result<Plan> {
             let policy_name = names::derived_name(kind, buckets, names::MAX_POLICY_NAME);
             names::validate_policy_name(&policy_name)?;
             scope.check_size(PolicyLimit::UserInlinePolicy)?;
-            let user_tags =
-                ManagedTags::new(Some(scope.request().kind().label()), None).to_tags()?;
+            let user_tags = ManagedTags::new(
+                Some(scope.request().kind().label()),
+                scope.expiry().map(|e| e.as_rfc3339().to_string()),
+            )
+            .to_tags()?;
             let permissions_boundary = match boundary {
                 BoundaryChoice::None => None,
                 BoundaryChoice::Arn(arn) => Some(arn.clone()),
@@ -772,11 +775,17 @@ pub fn describe(action: &Action) -> String {
         Action::CreateUser {
             user_name,
             permissions_boundary,
-            ..
-        } => match permissions_boundary {
-            Some(arn) => format!("CreateUser {user_name} with permissions boundary {arn}"),
-            None => format!("CreateUser {user_name} without a permissions boundary"),
-        },
+            tags,
+        } => {
+            let text = match permissions_boundary {
+                Some(arn) => format!("CreateUser {user_name} with permissions boundary {arn}"),
+                None => format!("CreateUser {user_name} without a permissions boundary"),
+            };
+            match tags.iter().find(|t| t.key == super::tags::EXPIRES) {
+                Some(expires) => format!("{text}; its policy expires at {}", expires.value),
+                None => text,
+            }
+        }
         Action::PutUserPolicy {
             user_name,
             policy_name,

@@ -8,6 +8,8 @@
 //! with it: a secret AWS shows once must reach the user whatever happens next.
 
 mod iam;
+pub mod iam_delete;
+pub mod rotate;
 mod s3;
 mod sts;
 
