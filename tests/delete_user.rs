@@ -269,6 +269,20 @@ fn a_failure_mid_way_lists_what_is_already_gone() {
     assert_eq!(admin.user_names(), std::slice::from_ref(&user));
     assert!(admin.access_key_ids(&user).is_empty());
     assert_eq!(admin.inline_policy_names(&user).len(), 1);
+    // DeleteUser refused for something discovery does not cover: the hint says where to look.
+    proxy.fail_next("DeleteUser", 1, 409, "DeleteConflict");
+    let outcome = delete_user(&proxy.url, &[&user]);
+    outcome.assert_failure(5, "DeleteConflict");
+    assert!(
+        outcome
+            .stderr
+            .contains("hint: IAM still holds something of the user")
+            && outcome
+                .stderr
+                .contains(&format!("  - inline policy {user} of user {user}")),
+        "{}",
+        outcome.stderr
+    );
     // Running it again finishes the job.
     delete_user(&proxy.url, &[&user]).assert_success();
     assert!(admin.user_names().is_empty());

@@ -53,7 +53,6 @@ pub fn run(args: &DeleteUserArgs, aws_options: &AwsOptions) -> Result<()> {
             None => {}
         }
         iam_delete::apply(&plan, &aws, progress).await?;
-        progress.say(format!("Deleted {}", plan.users.join(", ")));
         Ok(())
     })?
 }

@@ -186,7 +186,17 @@ pub async fn all_users_with_tags(aws: &AwsClients) -> Result<Vec<(String, Option
 pub async fn apply(plan: &DeletePlan, aws: &AwsClients, progress: Progress) -> Result<Vec<String>> {
     let mut deleted = Vec::new();
     for step in &plan.steps {
-        if let Err(error) = run_step(aws, step).await {
+        if let Err(mut error) = run_step(aws, step).await {
+            if let DeleteAction::DeleteUser { user_name } = step {
+                if error.to_string().contains("DeleteConflict") {
+                    // Discovery does not cover service-specific credentials (CodeCommit,
+                    // Keyspaces): s3creds never creates them, and the test server cannot list them.
+                    error = error.with_hint(format!(
+                        "IAM still holds something of the user that s3creds does not remove; see \
+                         `aws iam list-service-specific-credentials --user-name {user_name}`"
+                    ));
+                }
+            }
             return Err(error.after_deleting(&deleted));
         }
         let what = step.describe();
