@@ -8,6 +8,7 @@ use crate::cli::{DeleteUserArgs, PlanFormat};
 use crate::core::{names, plan_delete, time};
 use crate::error::{Error, Result};
 use crate::output::{self, write_stdout};
+use futures::{StreamExt, TryStreamExt};
 
 pub fn run(args: &DeleteUserArgs, aws_options: &AwsOptions) -> Result<()> {
     // Cheap checks first: a bad name costs no AWS call.
@@ -35,11 +36,13 @@ pub fn run(args: &DeleteUserArgs, aws_options: &AwsOptions) -> Result<()> {
         } else {
             args.names.clone()
         };
-        let facts = futures::future::try_join_all(
+        let facts: Vec<_> = futures::stream::iter(
             user_names
                 .iter()
                 .map(|name| iam_delete::discover(&aws, name)),
         )
+        .buffered(iam_delete::CONCURRENT_USERS)
+        .try_collect()
         .await?;
         plan_delete::check_deletable(&facts, args.force)?;
         let plan = plan_delete::deletion_plan(&facts);

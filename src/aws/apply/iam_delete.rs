@@ -6,6 +6,10 @@ use crate::aws::{call_error, AwsClients, CallFailure};
 use crate::core::plan_delete::{DeleteAction, DeletePlan, UserFacts};
 use crate::core::tags::ManagedTags;
 use crate::error::{Error, Result};
+use futures::{StreamExt, TryStreamExt};
+
+/// Users looked at concurrently: enough to hide latency, few enough not to be throttled by IAM.
+pub const CONCURRENT_USERS: usize = 8;
 
 /// The tags of a user as s3creds reads them: `None` when it does not manage the user.
 pub async fn managed_tags(aws: &AwsClients, user_name: &str) -> Result<Option<ManagedTags>> {
@@ -173,13 +177,14 @@ pub async fn all_users_with_tags(aws: &AwsClients) -> Result<Vec<(String, Option
         .try_collect()
         .await
         .map_err(call_error("ListUsers"))?;
-    let tagged = futures::future::try_join_all(users.iter().map(|user| async move {
+    futures::stream::iter(users.iter().map(|user| async move {
         let name = user.user_name().to_string();
         let managed = managed_tags(aws, &name).await?;
         Ok::<_, Error>((name, managed))
     }))
-    .await?;
-    Ok(tagged)
+    .buffered(CONCURRENT_USERS)
+    .try_collect()
+    .await
 }
 
 /// Run `plan` in order. A failure reports everything already deleted.
