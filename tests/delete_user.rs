@@ -84,7 +84,8 @@ fn a_managed_user_goes_with_everything_iam_requires_keys_first() {
     let admin = Aws::new(&moto.url, &Keys::dummy());
     let (user, secret) = managed_user(&moto.url, &admin, "del-bucket");
     let (other, _) = managed_user(&moto.url, &admin, "other-bucket");
-    // What a person may have added since: a second key, a managed policy, a group, a password.
+    // What a person may have added since: a second key, a managed policy, a group, a password, a
+    // virtual MFA device, an SSH key.
     admin.block_on(async {
         admin
             .iam
@@ -124,6 +125,31 @@ fn a_managed_user_goes_with_everything_iam_requires_keys_first() {
             .send()
             .await
             .unwrap();
+        let device = admin
+            .iam
+            .create_virtual_mfa_device()
+            .virtual_mfa_device_name("del-mfa")
+            .send()
+            .await
+            .unwrap();
+        admin
+            .iam
+            .enable_mfa_device()
+            .user_name(&user)
+            .serial_number(device.virtual_mfa_device().unwrap().serial_number())
+            .authentication_code1("123456")
+            .authentication_code2("654321")
+            .send()
+            .await
+            .unwrap();
+        admin
+            .iam
+            .upload_ssh_public_key()
+            .user_name(&user)
+            .ssh_public_key_body("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ test")
+            .send()
+            .await
+            .unwrap();
     });
     let outcome = delete_user(&proxy.url, &[&user]);
     outcome.assert_success();
@@ -142,6 +168,9 @@ fn a_managed_user_goes_with_everything_iam_requires_keys_first() {
             "DetachUserPolicy",
             "RemoveUserFromGroup",
             "DeleteLoginProfile",
+            "DeactivateMFADevice",
+            "DeleteVirtualMFADevice",
+            "DeleteSSHPublicKey",
             "DeleteUser"
         ]
     );
@@ -151,6 +180,10 @@ fn a_managed_user_goes_with_everything_iam_requires_keys_first() {
         .block_on(admin.iam.get_group().group_name("readers").send())
         .expect("the group itself stays");
     assert!(group.users().is_empty());
+    let devices = admin
+        .block_on(admin.iam.list_virtual_mfa_devices().send())
+        .unwrap();
+    assert!(devices.virtual_mfa_devices().is_empty(), "{devices:?}");
 }
 
 #[test]
