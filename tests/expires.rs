@@ -250,6 +250,60 @@ fn create_expires_stores_the_condition_and_the_tag() {
     );
 }
 
+/// A reused user's `s3creds:expires` tag follows its new policy, so `delete-user --expired` never
+/// deletes a user whose policy no longer expires.
+#[test]
+fn a_reused_user_gets_its_expiry_tag_set_and_removed() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(&moto);
+    let admin = Aws::new(&moto.url, &Keys::dummy());
+    admin.create_bucket("reuse-bucket");
+    let user = "s3.read-write.reuse-bucket";
+    let create = |extra: &[&str]| {
+        let outcome = run({
+            let mut c = s3creds(&proxy.url, &Keys::dummy());
+            c.args(["create", "reuse-bucket", "--no-wait"]).args(extra);
+            c
+        });
+        outcome.assert_success();
+    };
+    let expires_tag = |admin: &Aws| {
+        admin
+            .user_tags(user)
+            .into_iter()
+            .find(|(k, _)| k == "s3creds:expires")
+            .map(|(_, v)| v)
+    };
+    create(&["--expires", AT]);
+    assert_eq!(expires_tag(&admin).as_deref(), Some(AT));
+    proxy.reset();
+    create(&[]);
+    assert_eq!(expires_tag(&admin), None);
+    assert!(proxy.actions().contains(&"UntagUser".to_string()));
+    let stored = admin.inline_policy(user, user);
+    assert!(!stored.to_string().contains("aws:CurrentTime"), "{stored}");
+    // Two keys now: make room, then reuse with a new expiry.
+    let first = admin.access_key_ids(user)[0].clone();
+    admin
+        .block_on(
+            admin
+                .iam
+                .delete_access_key()
+                .user_name(user)
+                .access_key_id(first)
+                .send(),
+        )
+        .unwrap();
+    create(&["--expires", "2030-01-01"]);
+    assert_eq!(expires_tag(&admin).as_deref(), Some("2030-01-01T00:00:00Z"));
+    assert!(
+        admin
+            .user_tags(user)
+            .contains(&("s3creds:managed".to_string(), "true".to_string())),
+        "the other tags stay"
+    );
+}
+
 /// Bad values, --duration, and a policy that only fits without the conditions: exit 3, no AWS call.
 #[test]
 fn bad_expiry_values_are_refused_before_any_call() {

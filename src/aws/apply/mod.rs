@@ -417,6 +417,16 @@ impl Run<'_> {
                 facts.session = Some(session);
                 facts.role_arn = Some(role_arn);
             }
+            Action::TagUser { user_name, tags } => {
+                iam::tag_user(aws, user_name, tags).await?;
+                self.record_created(format!("tags of user {user_name}"));
+            }
+            Action::UntagUser {
+                user_name,
+                tag_keys,
+            } => {
+                iam::untag_user(aws, user_name, tag_keys).await?;
+            }
         }
         Ok(())
     }
