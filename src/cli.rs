@@ -41,6 +41,10 @@ pub enum Command {
         #[arg(value_name = "FORMAT")]
         name: String,
     },
+    /// Delete IAM users s3creds created: access keys, policies, groups, login profile, then the user.
+    DeleteUser(DeleteUserArgs),
+    /// Give an IAM user a new access key, printed once it works, then deactivate the old one.
+    Rotate(RotateArgs),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -212,6 +216,9 @@ pub struct PolicyArgs {
     pub buckets: Vec<String>,
     #[command(flatten)]
     pub policy: PolicyOptions,
+    /// Show the policy as `create --expires` would make it: 30d, 2027-01-31 or 2027-01-31T12:00:00Z.
+    #[arg(long, value_name = "WHEN")]
+    pub expires: Option<String>,
 }
 
 /// How `--dry-run` prints the plan.
@@ -273,6 +280,68 @@ pub struct CreateArgs {
     /// Do not wait for a new access key to authenticate; print it at once.
     #[arg(long, conflicts_with = "wait_timeout")]
     pub no_wait: bool,
+    /// Permanent credentials that stop working at this time: a duration (30d, 12h, 90m), a date
+    /// (2027-01-31, midnight UTC) or an RFC 3339 time (2027-01-31T12:00:00Z). Not with --duration.
+    #[arg(long, value_name = "WHEN")]
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteUserArgs {
+    /// The IAM users to delete.
+    #[arg(
+        value_name = "NAME",
+        required_unless_present = "expired",
+        conflicts_with = "expired"
+    )]
+    pub names: Vec<String>,
+    /// Delete users that s3creds did not create (no s3creds:managed tag).
+    #[arg(long)]
+    pub force: bool,
+    /// Delete every s3creds user whose --expires time has passed.
+    #[arg(long)]
+    pub expired: bool,
+    /// Print the calls that would be made (after the read-only discovery) and change nothing.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text"
+    )]
+    pub dry_run: Option<PlanFormat>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub silent: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The IAM user whose access key to replace.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Delete the old key instead of deactivating it.
+    #[arg(long)]
+    pub delete_old: bool,
+    /// With two keys: delete the inactive one first to make room.
+    #[arg(long, conflicts_with = "replace_oldest")]
+    pub replace_inactive: bool,
+    /// With two keys: delete the oldest first (refused if it is the only active one).
+    #[arg(long)]
+    pub replace_oldest: bool,
+    /// How long to wait for the new key to authenticate before leaving the old key active.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub wait_timeout: String,
+    /// Output format of the new key: json, ini, or a format of an installed plugin.
+    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    pub format: String,
+    /// Rotate a user that s3creds did not create (no s3creds:managed tag).
+    #[arg(long)]
+    pub force: bool,
+    /// Only print the credentials: no progress lines on stderr.
+    #[arg(long)]
+    pub silent: bool,
 }
 
 #[cfg(test)]

@@ -55,6 +55,13 @@ pub enum Error {
         source: Box<Error>,
         created: Vec<String>,
     },
+    /// A failure after some things were already deleted (`delete-user`, `rotate`).
+    #[error("{source}")]
+    PartlyDeleted {
+        #[source]
+        source: Box<Error>,
+        deleted: Vec<String>,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -101,9 +108,24 @@ impl Error {
                 let inner = std::mem::replace(source.as_mut(), Error::Internal(String::new()));
                 **source = inner.with_hint(new_hint);
             }
+            Error::PartlyDeleted { source, .. } => {
+                let inner = std::mem::replace(source.as_mut(), Error::Internal(String::new()));
+                **source = inner.with_hint(new_hint);
+            }
             Error::Internal(_) => {}
         }
         self
+    }
+
+    /// Wrap this error with the list of things already deleted, unless that list is empty.
+    pub fn after_deleting(self, deleted: &[String]) -> Self {
+        if deleted.is_empty() {
+            return self;
+        }
+        Error::PartlyDeleted {
+            source: Box::new(self),
+            deleted: deleted.to_vec(),
+        }
     }
 
     /// Wrap this error with the list of resources already created, unless that list is empty.
@@ -136,6 +158,7 @@ impl Error {
             Error::Aws { .. } => exit_code::AWS_OTHER,
             Error::Internal(_) => exit_code::INTERNAL,
             Error::Partial { source, .. } => source.exit_code(),
+            Error::PartlyDeleted { source, .. } => source.exit_code(),
         }
     }
 
@@ -145,6 +168,7 @@ impl Error {
             | Error::AwsAuth { hint, .. }
             | Error::Aws { hint, .. } => hint.as_deref(),
             Error::Partial { source, .. } => source.hint(),
+            Error::PartlyDeleted { source, .. } => source.hint(),
             Error::Internal(_) => None,
         }
     }
@@ -175,6 +199,12 @@ impl fmt::Display for Rendered<'_> {
         if let Error::Partial { created, .. } = error {
             write!(f, "\nalready created before the failure (not rolled back):")?;
             for item in created {
+                write!(f, "\n  - {item}")?;
+            }
+        }
+        if let Error::PartlyDeleted { deleted, .. } = error {
+            write!(f, "\nalready deleted before the failure:")?;
+            for item in deleted {
                 write!(f, "\n  - {item}")?;
             }
         }

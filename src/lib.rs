@@ -99,5 +99,7 @@ fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Plugin(command) => commands::plugin::run(command),
         cli::Command::FormatChild { name } => plugin::resolve::format_child(name),
         cli::Command::Create(args) => commands::create::run(args, &cli.aws),
+        cli::Command::DeleteUser(args) => commands::delete_user::run(args, &cli.aws),
+        cli::Command::Rotate(args) => commands::rotate::run(args, &cli.aws),
     }
 }

@@ -8,6 +8,7 @@
 use crate::aws::AwsOptions;
 use crate::cli::{CreateArgs, PolicyOptions, ServeArgs};
 use crate::core::duration;
+use crate::core::expiry::Expiry;
 use crate::core::plan::{BoundaryChoice, CreateRequest, CredentialKind};
 use crate::core::policy::{self, Access, PolicyRequest};
 use crate::core::request::{self, Buckets, KeyPrefix, Scope, ServeRequest, SessionDuration};
@@ -71,7 +72,16 @@ pub fn scope(buckets: &[String], options: &PolicyOptions, aws: &AwsOptions) -> R
 
 /// `create`'s request. Nothing here calls AWS.
 pub fn create(args: &CreateArgs, aws: &AwsOptions) -> Result<CreateRequest> {
-    let scope = scope(&args.buckets, &args.policy, aws)?;
+    if args.expires.is_some() && args.duration.is_some() {
+        return Err(Error::invalid_with_hint(
+            "--expires is for permanent credentials; --duration credentials expire anyway",
+            "drop --expires, or drop --duration for an IAM user whose key expires",
+        ));
+    }
+    let mut scope = scope(&args.buckets, &args.policy, aws)?;
+    if let Some(text) = &args.expires {
+        scope = scope.with_expiry(expiry(text)?)?;
+    }
     let kind = match &args.duration {
         Some(text) => CredentialKind::Temporary {
             duration: SessionDuration::parse(text)?,
@@ -107,4 +117,9 @@ pub fn serve(args: &ServeArgs, aws: &AwsOptions) -> Result<ServeRequest> {
     let duration = SessionDuration::parse(&args.duration)?;
     let window = duration::parse_seconds(&args.refresh_window)?;
     ServeRequest::new(scope, duration, Duration::from_secs(window), !args.no_cache)
+}
+
+/// `--expires`, relative to the clock now.
+pub fn expiry(text: &str) -> Result<Expiry> {
+    Expiry::parse(text, std::time::SystemTime::now())
 }

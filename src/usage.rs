@@ -157,7 +157,7 @@ mod tests {
             commands_with_option("duration"),
             ["create", "serve", "profile add"]
         );
-        assert_eq!(commands_with_option("format"), ["create"]);
+        assert_eq!(commands_with_option("format"), ["create", "rotate"]);
         // Global options belong to every command: never "misplaced".
         assert!(commands_with_option("profile").is_empty());
         assert!(commands_with_option("no-such-option").is_empty());

@@ -64,6 +64,7 @@ fn dry_run_makes_no_call_and_needs_no_credentials() {
                     "PutBucketPolicy",
                     "CreateUser",
                     "PutUserPolicy",
+                    "UntagUser",
                     "CreateAccessKey",
                     "WaitForAccessKey"
                 ]

@@ -258,11 +258,11 @@ fn an_option_of_another_command_is_named_as_such() {
         ),
         (
             &["policy", "b", "--format", "ini"],
-            "`--format` is an option of `create`, not of `policy`",
+            "`--format` is an option of `create` and `rotate`, not of `policy`",
         ),
         (
             &["policy", "b", "--dry-run"],
-            "`--dry-run` is an option of `create`, not of `policy`",
+            "`--dry-run` is an option of `create` and `delete-user`, not of `policy`",
         ),
         (
             &["policy", "b", "--username", "u"],
@@ -286,7 +286,7 @@ fn an_option_of_another_command_is_named_as_such() {
         ),
         (
             &["plugin", "list", "--silent"],
-            "`--silent` is an option of `create`, not of `plugin list`",
+            "`--silent` is an option of `create`, `delete-user` and `rotate`, not of `plugin list`",
         ),
         (
             &["create", "b", "--refresh-window", "5m"],
@@ -314,7 +314,7 @@ fn serve_usage_errors_are_one_line_too() {
     for (args, expected) in [
         (
             vec!["serve", "b", "--format", "json"],
-            "`--format` is an option of `create`, not of `serve`",
+            "`--format` is an option of `create` and `rotate`, not of `serve`",
         ),
         (vec!["serve"], "required"),
         (vec!["serve", "b", "--no-such-option"], "--no-such-option"),

@@ -924,3 +924,43 @@ fn the_loaded_plugin_is_the_hashed_bytes_in_memory_not_the_file() {
         "a file of the plugins folder is mapped:\n{maps}"
     );
 }
+
+/// `rotate` prints the new key through a plugin format too, and only then deactivates the old key.
+#[test]
+fn rotate_prints_the_new_key_with_a_plugin_format() {
+    let data = data_dir();
+    install(data.path(), "s3creds-plugin-shell-exports");
+    let moto = Moto::start();
+    let admin = Aws::new(&moto.url, &Keys::dummy());
+    let created = issue(data.path(), &moto, &["create", "rotate-bucket", "-c"]);
+    let old: Value = serde_json::from_str(&created).unwrap();
+    let user = "s3.read-write.rotate-bucket";
+    let rotated = issue(
+        data.path(),
+        &moto,
+        &["rotate", user, "--format", "shell-exports"],
+    );
+    let [id, secret, token] = sourced(&rotated);
+    assert_eq!(token, "unset", "{rotated}");
+    assert_ne!(id, old["AccessKeyId"].as_str().unwrap());
+    let keys = Keys {
+        id: id.clone(),
+        secret,
+        token: None,
+    };
+    let aws = Aws::new(&moto.url, &keys);
+    aws.block_on(aws.sts.get_caller_identity().send())
+        .expect("the rotated key authenticates");
+    let listed = admin
+        .block_on(admin.iam.list_access_keys().user_name(user).send())
+        .unwrap();
+    for key in listed.access_key_metadata() {
+        let expected = if key.access_key_id() == Some(id.as_str()) {
+            "Active"
+        } else {
+            "Inactive"
+        };
+        assert_eq!(key.status().unwrap().as_str(), expected);
+    }
+    assert_eq!(listed.access_key_metadata().len(), 2);
+}

@@ -58,7 +58,7 @@ pub fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
 
 /// Print issued credentials in `format`. If a plugin format fails, the credentials still reach stdout
 /// as JSON and the failure is reported: an issued secret must never be lost to a formatting problem.
-fn print(format: &CredentialFormat, credentials: &IssuedCredentials) -> Result<()> {
+pub(crate) fn print(format: &CredentialFormat, credentials: &IssuedCredentials) -> Result<()> {
     let text = match format.render(credentials) {
         Ok(text) => text,
         Err(error) => {

@@ -2,7 +2,9 @@
 
 pub mod cache;
 pub mod create;
+pub mod delete_user;
 pub mod plugin;
 pub mod policy;
 pub mod profile;
+pub mod rotate;
 pub mod serve;

@@ -6,6 +6,9 @@ use crate::error::Result;
 use crate::output::{pretty_json, write_stdout};
 
 pub fn run(args: &PolicyArgs, aws: &AwsOptions) -> Result<()> {
-    let scope = crate::request::scope(&args.buckets, &args.policy, aws)?;
+    let mut scope = crate::request::scope(&args.buckets, &args.policy, aws)?;
+    if let Some(text) = &args.expires {
+        scope = scope.with_expiry(crate::request::expiry(text)?)?;
+    }
     write_stdout(&format!("{}\n", pretty_json(scope.document())))
 }

@@ -3,11 +3,14 @@
 //! (`tests/layering.rs` enforces it), so all of it is unit-tested without a server.
 
 pub mod duration;
+pub mod expiry;
 pub mod names;
 pub mod plan;
+pub mod plan_delete;
 pub mod policy;
 pub mod policy_grammar;
 pub mod preconditions;
 pub mod request;
+pub mod rotate;
 pub mod tags;
 pub mod time;

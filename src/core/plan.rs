@@ -2,6 +2,7 @@
 //! `create` may make. `--dry-run` prints this plan; `aws::apply` executes it and nothing else, so the
 //! two can never drift apart. Building a plan is pure: no AWS call, no credentials needed.
 
+use super::expiry::Expiry;
 use super::names;
 use super::policy;
 use super::preconditions::IfMissing;
@@ -178,6 +179,17 @@ pub enum Action {
         /// A role created moments ago cannot be assumed until IAM has propagated it: retry this long.
         wait_seconds_if_role_is_new: u64,
     },
+    /// An existing user given `--expires`: its `s3creds:expires` tag follows its new policy.
+    TagUser {
+        user_name: String,
+        tags: Vec<Tag>,
+    },
+    /// An existing user given a policy without `--expires`: an old `s3creds:expires` tag must go, or
+    /// `delete-user --expired` would delete a user whose policy no longer expires.
+    UntagUser {
+        user_name: String,
+        tag_keys: Vec<String>,
+    },
 }
 
 impl Action {
@@ -200,6 +212,8 @@ impl Action {
             Action::CreateRole { .. } => "CreateRole",
             Action::AttachRolePolicy { .. } => "AttachRolePolicy",
             Action::AssumeRole { .. } => "AssumeRole",
+            Action::TagUser { .. } => "TagUser",
+            Action::UntagUser { .. } => "UntagUser",
         }
     }
 
@@ -331,8 +345,11 @@ pub fn plan(request: &CreateRequest) -> Result<Plan> {
             let policy_name = names::derived_name(kind, buckets, names::MAX_POLICY_NAME);
             names::validate_policy_name(&policy_name)?;
             scope.check_size(PolicyLimit::UserInlinePolicy)?;
-            let user_tags =
-                ManagedTags::new(Some(scope.request().kind().label()), None).to_tags()?;
+            let user_tags = ManagedTags::new(
+                Some(scope.request().kind().label()),
+                scope.expiry().map(|e| e.as_rfc3339().to_string()),
+            )
+            .to_tags()?;
             let permissions_boundary = match boundary {
                 BoundaryChoice::None => None,
                 BoundaryChoice::Arn(arn) => Some(arn.clone()),
@@ -382,6 +399,10 @@ pub fn plan(request: &CreateRequest) -> Result<Plan> {
                         policy_name,
                         policy: document.clone(),
                     }),
+                    when(
+                        When::UserExists,
+                        expiry_tag_action(&user_name, scope.expiry())?,
+                    ),
                 ]],
             ));
             let mut key_lane = vec![always(Action::CreateAccessKey { user_name })];
@@ -647,6 +668,27 @@ pub fn website_url(bucket: &str, region: &str) -> String {
     format!("http://{bucket}.s3-website{separator}{region}.amazonaws.com/")
 }
 
+/// What the `s3creds:expires` tag of a reused user becomes: the new expiry, or gone.
+fn expiry_tag_action(user_name: &str, expiry: Option<&Expiry>) -> Result<Action> {
+    Ok(match expiry {
+        Some(expiry) => {
+            let tags = vec![Tag {
+                key: super::tags::EXPIRES.to_string(),
+                value: expiry.as_rfc3339().to_string(),
+            }];
+            super::tags::check(&tags)?;
+            Action::TagUser {
+                user_name: user_name.to_string(),
+                tags,
+            }
+        }
+        None => Action::UntagUser {
+            user_name: user_name.to_string(),
+            tag_keys: vec![super::tags::EXPIRES.to_string()],
+        },
+    })
+}
+
 fn validate_region(region: &str) -> Result<()> {
     let valid = (4..=32).contains(&region.len())
         && region
@@ -772,11 +814,17 @@ pub fn describe(action: &Action) -> String {
         Action::CreateUser {
             user_name,
             permissions_boundary,
-            ..
-        } => match permissions_boundary {
-            Some(arn) => format!("CreateUser {user_name} with permissions boundary {arn}"),
-            None => format!("CreateUser {user_name} without a permissions boundary"),
-        },
+            tags,
+        } => {
+            let text = match permissions_boundary {
+                Some(arn) => format!("CreateUser {user_name} with permissions boundary {arn}"),
+                None => format!("CreateUser {user_name} without a permissions boundary"),
+            };
+            match tags.iter().find(|t| t.key == super::tags::EXPIRES) {
+                Some(expires) => format!("{text}; its policy expires at {}", expires.value),
+                None => text,
+            }
+        }
         Action::PutUserPolicy {
             user_name,
             policy_name,
@@ -808,6 +856,17 @@ pub fn describe(action: &Action) -> String {
             "AssumeRole {} as session {session_name} for {duration_seconds}s with session policy:",
             role_arn.as_deref().unwrap_or(role_name)
         ),
+        Action::TagUser { user_name, tags } => format!(
+            "TagUser {user_name}: {}",
+            tags.iter()
+                .map(|t| format!("{}={}", t.key, t.value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Action::UntagUser {
+            user_name,
+            tag_keys,
+        } => format!("UntagUser {user_name}: {}", tag_keys.join(", ")),
     }
 }
 

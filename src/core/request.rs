@@ -3,6 +3,7 @@
 //! valid and distinct, its prefixes are safe and its policy document was generated without error.
 
 use super::duration;
+use super::expiry::{self, Expiry};
 use super::names;
 use super::policy::{self, PolicyRequest};
 use crate::error::{Error, Result};
@@ -116,6 +117,8 @@ impl PolicyLimit {
 pub struct Scope {
     policy: PolicyRequest,
     document: Value,
+    /// `--expires`: already written into every Allow statement of `document`.
+    expiry: Option<Expiry>,
 }
 
 impl Scope {
@@ -124,7 +127,23 @@ impl Scope {
     pub fn new(policy: PolicyRequest) -> Result<Scope> {
         Buckets::parse(&policy.buckets)?;
         let document = policy.document()?;
-        Ok(Scope { policy, document })
+        Ok(Scope {
+            policy,
+            document,
+            expiry: None,
+        })
+    }
+
+    /// The same scope ending at `expiry`: every Allow statement gets the time condition. Size limits
+    /// are checked later against this longer document.
+    pub fn with_expiry(mut self, expiry: Expiry) -> Result<Scope> {
+        self.document = expiry::add_expiry(&self.document, &expiry)?;
+        self.expiry = Some(expiry);
+        Ok(self)
+    }
+
+    pub fn expiry(&self) -> Option<&Expiry> {
+        self.expiry.as_ref()
     }
 
     pub fn buckets(&self) -> &[String] {

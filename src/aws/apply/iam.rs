@@ -174,3 +174,26 @@ fn iam_tags(tags: &[Tag]) -> Result<Vec<aws_sdk_iam::types::Tag>> {
         })
         .collect()
 }
+
+pub async fn tag_user(aws: &AwsClients, user_name: &str, tags: &[Tag]) -> Result<()> {
+    aws.iam
+        .tag_user()
+        .user_name(user_name)
+        .set_tags(Some(iam_tags(tags)?))
+        .send()
+        .await
+        .map_err(call_error(&format!("TagUser {user_name}")))?;
+    Ok(())
+}
+
+/// Removing a tag the user does not have is not an error in IAM.
+pub async fn untag_user(aws: &AwsClients, user_name: &str, tag_keys: &[String]) -> Result<()> {
+    aws.iam
+        .untag_user()
+        .user_name(user_name)
+        .set_tag_keys(Some(tag_keys.to_vec()))
+        .send()
+        .await
+        .map_err(call_error(&format!("UntagUser {user_name}")))?;
+    Ok(())
+}

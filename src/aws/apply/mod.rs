@@ -8,6 +8,8 @@
 //! with it: a secret AWS shows once must reach the user whatever happens next.
 
 mod iam;
+pub mod iam_delete;
+pub mod rotate;
 mod s3;
 mod sts;
 
@@ -414,6 +416,16 @@ impl Run<'_> {
                 let mut facts = self.facts();
                 facts.session = Some(session);
                 facts.role_arn = Some(role_arn);
+            }
+            Action::TagUser { user_name, tags } => {
+                iam::tag_user(aws, user_name, tags).await?;
+                self.record_created(format!("tags of user {user_name}"));
+            }
+            Action::UntagUser {
+                user_name,
+                tag_keys,
+            } => {
+                iam::untag_user(aws, user_name, tag_keys).await?;
             }
         }
         Ok(())

@@ -1,0 +1,145 @@
+//! `rotate`'s AWS side. The order is the point: make room (if asked), create the new key, wait until
+//! it authenticates, hand it to the caller to print, and only then retire the old key. A failure at
+//! any step leaves at least one working key.
+
+use super::{iam, sts, Progress};
+use crate::aws::{call_error, AwsClients};
+use crate::core::rotate::{KeyFacts, Rotation};
+use crate::credentials::AccessKey;
+use crate::error::{Error, Result};
+use std::time::{Duration, SystemTime};
+
+/// The user's keys, with when and where each was last used.
+pub async fn keys(aws: &AwsClients, user_name: &str) -> Result<Vec<KeyFacts>> {
+    let listed = iam::list_access_keys(aws, user_name).await?;
+    futures::future::try_join_all(listed.into_iter().map(|key| async move {
+        let output = aws
+            .iam
+            .get_access_key_last_used()
+            .access_key_id(&key.access_key_id)
+            .send()
+            .await
+            .map_err(call_error(&format!(
+                "GetAccessKeyLastUsed {}",
+                key.access_key_id
+            )))?;
+        let used = output.access_key_last_used();
+        let last_used = used
+            .and_then(|u| u.last_used_date())
+            .and_then(|d| SystemTime::try_from(*d).ok());
+        // AWS says "N/A" for a key never used.
+        let last_used_service = used
+            .map(|u| u.service_name().to_string())
+            .filter(|s| last_used.is_some() && !s.is_empty() && s != "N/A");
+        Ok::<_, Error>(KeyFacts {
+            access_key_id: key.access_key_id,
+            active: key.status == "Active",
+            created: key.created,
+            last_used,
+            last_used_service,
+        })
+    }))
+    .await
+}
+
+/// The new key, and whether it authenticated within the wait.
+pub struct NewKey {
+    pub key: AccessKey,
+    pub authenticated: bool,
+}
+
+/// Make room if needed, create the new key and wait for it. Retiring the old key is
+/// [`retire_old_keys`], called after the new key was printed.
+pub async fn create_new_key(
+    rotation: &Rotation,
+    aws: &AwsClients,
+    wait: Duration,
+    progress: Progress,
+) -> Result<NewKey> {
+    let user_name = &rotation.user_name;
+    let mut deleted = Vec::new();
+    if let Some(id) = &rotation.make_room_by_deleting {
+        delete_key(aws, user_name, id).await?;
+        progress.say(format!(
+            "Deleted access key {id} of user {user_name} to make room"
+        ));
+        deleted.push(format!("access key {id} of user {user_name}"));
+    }
+    let key = iam::create_access_key(aws, user_name)
+        .await
+        .map_err(|e| e.after_deleting(&deleted))?;
+    progress.say(format!(
+        "Created access key {} for user {user_name}",
+        key.access_key_id
+    ));
+    let (authenticated, attempts) =
+        sts::key_authenticates(aws, &key.access_key_id, &key.secret_access_key, wait).await;
+    if authenticated && attempts > 1 {
+        progress.say("The new access key authenticates");
+    }
+    Ok(NewKey { key, authenticated })
+}
+
+/// Deactivate (or with `--delete-old` delete) the old keys. Returns what was done; a failure says
+/// what was already done before it.
+pub async fn retire_old_keys(
+    rotation: &Rotation,
+    aws: &AwsClients,
+    progress: Progress,
+) -> Result<Vec<String>> {
+    let user_name = &rotation.user_name;
+    let mut done = Vec::new();
+    for (id, delete) in rotation.retire() {
+        let outcome = if delete {
+            delete_key(aws, user_name, &id).await
+        } else {
+            aws.iam
+                .update_access_key()
+                .user_name(user_name)
+                .access_key_id(&id)
+                .status(aws_sdk_iam::types::StatusType::Inactive)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(call_error(&format!("UpdateAccessKey {id}")))
+        };
+        let what = if delete {
+            format!("deleted old access key {id}")
+        } else {
+            format!("deactivated old access key {id}")
+        };
+        match outcome {
+            Ok(()) => {
+                progress.say(format!("{} of user {user_name}", capitalised(&what)));
+                done.push(what);
+            }
+            Err(error) => {
+                return Err(error.with_hint(format!(
+                    "the new key works and was printed; {id} is still there: retire it with \
+                     `aws iam update-access-key --user-name {user_name} --access-key-id {id} \
+                     --status Inactive`"
+                )))
+            }
+        }
+    }
+    Ok(done)
+}
+
+async fn delete_key(aws: &AwsClients, user_name: &str, id: &str) -> Result<()> {
+    aws.iam
+        .delete_access_key()
+        .user_name(user_name)
+        .access_key_id(id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(call_error(&format!("DeleteAccessKey {id}")))
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
+}
