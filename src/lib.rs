@@ -22,6 +22,7 @@ mod cli;
 mod commands;
 pub mod core;
 mod credentials;
+mod endpoint;
 mod env;
 pub mod error;
 mod files;
@@ -93,11 +94,13 @@ fn run(cli: cli::Cli) -> Result<()> {
     aws::timeouts::Timeouts::resolve(&cli.aws)?;
     match &cli.command {
         cli::Command::Policy(args) => commands::policy::run(args, &cli.aws),
+        cli::Command::Serve(args) if args.http.http => commands::serve_http::run(args, &cli.aws),
         cli::Command::Serve(args) => commands::serve::run(args, &cli.aws),
         cli::Command::Profile(command) => commands::profile::run(command, &cli.aws),
         cli::Command::Cache(command) => commands::cache::run(command),
         cli::Command::Plugin(command) => commands::plugin::run(command),
         cli::Command::FormatChild { name } => plugin::resolve::format_child(name),
         cli::Command::Create(args) => commands::create::run(args, &cli.aws),
+        cli::Command::Exec(args) => commands::exec::run(args, &cli.aws),
     }
 }

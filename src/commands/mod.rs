@@ -2,7 +2,9 @@
 
 pub mod cache;
 pub mod create;
+pub mod exec;
 pub mod plugin;
 pub mod policy;
 pub mod profile;
 pub mod serve;
+pub mod serve_http;

@@ -9,5 +9,6 @@ pub mod policy;
 pub mod policy_grammar;
 pub mod preconditions;
 pub mod request;
+pub mod role;
 pub mod tags;
 pub mod time;

@@ -384,6 +384,7 @@ impl Run<'_> {
                 policy,
                 duration_seconds,
                 wait_seconds_if_role_is_new,
+                external_id,
             } => {
                 let (found_arn, role_is_new) = {
                     let facts = self.facts();
@@ -408,6 +409,7 @@ impl Run<'_> {
                     session_name,
                     &policy::compact(policy),
                     *duration_seconds,
+                    external_id.as_deref(),
                     patience,
                 )
                 .await?;
