@@ -187,7 +187,7 @@ fn only_the_token_gets_credentials_and_requests_are_bounded() {
     let wrong = String::from_utf8(wrong).unwrap();
     let big = format!("X-Padding: {}\r\n", "a".repeat(9000));
     let refusals: Vec<(String, u16)> = vec![
-        (format!("GET /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 401),
+        ("GET /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_string(), 401),
         (format!("GET /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {wrong}\r\n\r\n"), 403),
         (format!("GET /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"), 403),
         (format!("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {token}\r\n\r\n"), 404),
