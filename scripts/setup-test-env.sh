@@ -51,8 +51,14 @@ if [[ ! -d tests/iam-sim/node_modules/@cloud-copilot/iam-simulate ]]; then
     (cd tests/iam-sim && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+if [[ ! -d tests/js-consumer/node_modules/@aws-sdk/client-s3 ]]; then
+    say "installing the AWS SDK for JavaScript v3 (npm ci in tests/js-consumer)"
+    (cd tests/js-consumer && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 # Fail here, loudly, rather than in the middle of the tests.
 .venv/bin/moto_server --help >/dev/null
 .venv/bin/s3-credentials --version >/dev/null
 node -e 'require("fs").accessSync("tests/iam-sim/node_modules/@cloud-copilot/iam-simulate")'
+node -e 'require("fs").accessSync("tests/js-consumer/node_modules/@aws-sdk/client-s3")'
 say "ready"

@@ -24,8 +24,9 @@ pub enum Command {
     Create(CreateArgs),
     /// Print the policy `create` would use, without calling AWS.
     Policy(PolicyArgs),
-    /// AWS credential_process helper: print cached, scoped temporary credentials.
-    Serve(ServeArgs),
+    /// AWS credential_process helper: print cached, scoped temporary credentials (or, with --http, serve
+    /// them to AWS SDKs' container credentials provider).
+    Serve(ServeCommandArgs),
     /// Write or remove an ~/.aws/config profile whose credential_process is `s3creds serve`.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -45,6 +46,8 @@ pub enum Command {
     DeleteUser(DeleteUserArgs),
     /// Give an IAM user a new access key, printed once it works, then deactivate the old one.
     Rotate(RotateArgs),
+    /// Run a command with scoped temporary credentials (a credentials endpoint of its own, or --env).
+    Exec(ExecArgs),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -64,6 +67,9 @@ pub struct ServeArgs {
     /// Do not use the OS keyring cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Boxed: every command holding `ServeArgs` stays small (clippy's large_enum_variant).
+    #[command(flatten)]
+    pub role: Box<RoleOptions>,
 }
 
 impl ServeArgs {
@@ -77,6 +83,7 @@ impl ServeArgs {
             duration,
             refresh_window,
             no_cache,
+            role,
         } = self;
         let mut words = buckets.clone();
         words.extend(policy.to_argv());
@@ -85,6 +92,7 @@ impl ServeArgs {
         if *no_cache {
             words.push("--no-cache".into());
         }
+        words.extend(role.to_argv());
         words
     }
 }
@@ -284,6 +292,89 @@ pub struct CreateArgs {
     /// (2027-01-31, midnight UTC) or an RFC 3339 time (2027-01-31T12:00:00Z). Not with --duration.
     #[arg(long, value_name = "WHEN")]
     pub expires: Option<String>,
+    #[command(flatten)]
+    pub role: RoleOptions,
+}
+
+/// `--role-arn` / `--external-id`: assume a role the user already has (with the generated session
+/// policy) instead of s3creds' own role. Shared by `create --duration`, `serve`, `exec`, `profile add`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct RoleOptions {
+    /// Assume this existing role (arn:aws:iam::ACCOUNT:role/NAME) with the session policy; s3creds
+    /// neither looks up nor creates its own role.
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// The external ID the role's trust policy asks for (with --role-arn).
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+}
+
+impl RoleOptions {
+    fn to_argv(&self) -> Vec<String> {
+        let RoleOptions {
+            role_arn,
+            external_id,
+        } = self;
+        let mut words = Vec::new();
+        if let Some(arn) = role_arn {
+            words.extend(["--role-arn".to_string(), arn.clone()]);
+        }
+        if let Some(id) = external_id {
+            words.extend(["--external-id".to_string(), id.clone()]);
+        }
+        words
+    }
+}
+
+/// `serve`'s command line: the credential options every `serve` has (and `profile add` writes back),
+/// plus `--http` and its options, which only a standalone `serve` has.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ServeCommandArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(flatten)]
+    pub http: HttpOptions,
+}
+
+/// Code written for `serve`'s `ServeArgs` keeps working on the whole command line.
+impl std::ops::Deref for ServeCommandArgs {
+    type Target = ServeArgs;
+    fn deref(&self) -> &ServeArgs {
+        &self.serve
+    }
+}
+
+/// `serve --http`: the credentials endpoint as a standalone process.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct HttpOptions {
+    /// Serve the credentials over HTTP to AWS SDKs' container credentials provider (prints the
+    /// AWS_CONTAINER_* variables to give the client), until SIGINT/SIGTERM.
+    #[arg(long)]
+    pub http: bool,
+    /// The address to listen on (with --http); default 127.0.0.1 on a free port.
+    #[arg(long, value_name = "ADDR:PORT", requires = "http")]
+    pub listen: Option<String>,
+    /// Write the token to this file (mode 0600) instead of printing it (with --http).
+    #[arg(long, value_name = "FILE", requires = "http")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Accept a --listen address other than loopback (anyone who can reach it and has the token gets
+    /// the credentials, in clear text).
+    #[arg(long, requires = "listen")]
+    pub allow_non_loopback: bool,
+}
+
+/// `s3creds exec [serve's options] [--env] -- CMD [ARGS...]`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Give the command plain AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
+    /// AWS_CREDENTIAL_EXPIRATION (not refreshed) instead of a credentials endpoint.
+    #[arg(long)]
+    pub env: bool,
+    /// The command to run and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -357,7 +448,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{words:?}: {e}"))
     }
 
-    fn serve_args(cli: Cli) -> (AwsOptions, ServeArgs) {
+    fn serve_args(cli: Cli) -> (AwsOptions, ServeCommandArgs) {
         match cli.command {
             Command::Serve(args) => (cli.aws, args),
             other => panic!("not serve: {other:?}"),
@@ -392,6 +483,10 @@ mod tests {
             "--refresh-window",
             "20m",
             "--no-cache",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/dev/Given",
+            "--external-id",
+            "ext-42",
         ]
         .iter()
         .map(|w| w.to_string())

@@ -22,6 +22,7 @@ mod cli;
 mod commands;
 pub mod core;
 mod credentials;
+mod endpoint;
 mod env;
 pub mod error;
 mod files;
@@ -93,6 +94,7 @@ fn run(cli: cli::Cli) -> Result<()> {
     aws::timeouts::Timeouts::resolve(&cli.aws)?;
     match &cli.command {
         cli::Command::Policy(args) => commands::policy::run(args, &cli.aws),
+        cli::Command::Serve(args) if args.http.http => commands::serve_http::run(args, &cli.aws),
         cli::Command::Serve(args) => commands::serve::run(args, &cli.aws),
         cli::Command::Profile(command) => commands::profile::run(command, &cli.aws),
         cli::Command::Cache(command) => commands::cache::run(command),
@@ -101,5 +103,6 @@ fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Create(args) => commands::create::run(args, &cli.aws),
         cli::Command::DeleteUser(args) => commands::delete_user::run(args, &cli.aws),
         cli::Command::Rotate(args) => commands::rotate::run(args, &cli.aws),
+        cli::Command::Exec(args) => commands::exec::run(args, &cli.aws),
     }
 }

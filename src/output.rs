@@ -47,6 +47,17 @@ pub fn to_json(credentials: &IssuedCredentials) -> Result<Value> {
     })
 }
 
+/// The container credentials provider's document (`serve --http`, `exec`): `Token`, not
+/// `SessionToken`, and no `Version`.
+pub fn container_json(session: &crate::credentials::SessionCredentials) -> Result<Value> {
+    Ok(json!({
+        "AccessKeyId": session.access_key_id,
+        "SecretAccessKey": session.secret_access_key.expose(),
+        "Token": session.session_token.expose(),
+        "Expiration": rfc3339(session.expiration)?,
+    }))
+}
+
 /// The credential_process document (`Version` 1, PascalCase keys, `Expiration` with a `Z`).
 pub fn process_json(session: &crate::credentials::SessionCredentials) -> Result<Value> {
     Ok(json!({

@@ -6,12 +6,13 @@
 //! input gets the same error from every command.
 
 use crate::aws::AwsOptions;
-use crate::cli::{CreateArgs, PolicyOptions, ServeArgs};
+use crate::cli::{CreateArgs, PolicyOptions, RoleOptions, ServeArgs};
 use crate::core::duration;
 use crate::core::expiry::Expiry;
 use crate::core::plan::{BoundaryChoice, CreateRequest, CredentialKind};
 use crate::core::policy::{self, Access, PolicyRequest};
 use crate::core::request::{self, Buckets, KeyPrefix, Scope, ServeRequest, SessionDuration};
+use crate::core::role::GivenRole;
 use crate::error::{Error, Result};
 use crate::policy_input;
 use std::time::Duration;
@@ -79,6 +80,14 @@ pub fn create(args: &CreateArgs, aws: &AwsOptions) -> Result<CreateRequest> {
         ));
     }
     let mut scope = scope(&args.buckets, &args.policy, aws)?;
+    if args.duration.is_none() && (args.role.role_arn.is_some() || args.role.external_id.is_some())
+    {
+        return Err(Error::invalid_with_hint(
+            "--role-arn and --external-id need --duration: a role gives temporary credentials only",
+            "add --duration 1h (15m ... 12h)",
+        ));
+    }
+    given_role(&args.role)?;
     if let Some(text) = &args.expires {
         scope = scope.with_expiry(expiry(text)?)?;
     }
@@ -114,6 +123,7 @@ pub fn create(args: &CreateArgs, aws: &AwsOptions) -> Result<CreateRequest> {
 /// `serve`'s request (also what `profile add` checks before writing a `serve` command).
 pub fn serve(args: &ServeArgs, aws: &AwsOptions) -> Result<ServeRequest> {
     let scope = scope(&args.buckets, &args.policy, aws)?;
+    given_role(&args.role)?;
     let duration = SessionDuration::parse(&args.duration)?;
     let window = duration::parse_seconds(&args.refresh_window)?;
     ServeRequest::new(scope, duration, Duration::from_secs(window), !args.no_cache)
@@ -122,4 +132,9 @@ pub fn serve(args: &ServeArgs, aws: &AwsOptions) -> Result<ServeRequest> {
 /// `--expires`, relative to the clock now.
 pub fn expiry(text: &str) -> Result<Expiry> {
     Expiry::parse(text, std::time::SystemTime::now())
+}
+
+/// `--role-arn` / `--external-id`, validated: `None` means s3creds' own role.
+pub fn given_role(options: &RoleOptions) -> Result<Option<GivenRole>> {
+    GivenRole::parse(options.role_arn.as_deref(), options.external_id.as_deref())
 }

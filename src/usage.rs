@@ -155,7 +155,7 @@ mod tests {
     fn names_the_commands_an_option_belongs_to() {
         assert_eq!(
             commands_with_option("duration"),
-            ["create", "serve", "profile add"]
+            ["create", "serve", "profile add", "exec"]
         );
         assert_eq!(commands_with_option("format"), ["create", "rotate"]);
         // Global options belong to every command: never "misplaced".

@@ -14,7 +14,12 @@ pub fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
     // Resolved before anything is created: an unknown or broken format plugin must not leave behind
     // credentials nobody can see.
     let format = CredentialFormat::resolve(&args.format)?;
+    let given_role = crate::request::given_role(&args.role)?;
     let plan = plan::plan(&request)?;
+    let plan = match &given_role {
+        Some(role) => role.apply_to(plan),
+        None => plan,
+    };
     match args.dry_run {
         Some(PlanFormat::Text) => return write_stdout(&plan::render_text(&plan)),
         Some(PlanFormat::Json) => {
@@ -51,7 +56,10 @@ pub fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
             if let Some(credentials) = &failed.issued {
                 print(&CredentialFormat::BuiltIn(Format::Json), credentials)?;
             }
-            Err(failed.error)
+            match (&given_role, failed.action) {
+                (Some(role), "AssumeRole") => Err(role.explain_failure(failed.error)),
+                _ => Err(failed.error),
+            }
         }
     }
 }

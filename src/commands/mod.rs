@@ -3,8 +3,10 @@
 pub mod cache;
 pub mod create;
 pub mod delete_user;
+pub mod exec;
 pub mod plugin;
 pub mod policy;
 pub mod profile;
 pub mod rotate;
 pub mod serve;
+pub mod serve_http;

@@ -10,7 +10,8 @@ use crate::cache::{CacheKey, CredentialCache, Fetched, Source};
 use crate::cli::ServeArgs;
 use crate::core::plan::{self, ROLE_NAME};
 use crate::core::request::ServeRequest;
-use crate::credentials::IssuedCredentials;
+use crate::core::role::GivenRole;
+use crate::credentials::{IssuedCredentials, SessionCredentials};
 use crate::error::{Error, Result};
 use crate::output::{process_json, write_stdout};
 use std::time::Duration;
@@ -19,36 +20,115 @@ use std::time::Duration;
 const NEW_ROLE_PATIENCE: Duration = Duration::from_secs(30);
 
 pub fn run(args: &ServeArgs, aws_options: &AwsOptions) -> Result<()> {
-    if crate::env::is_set(crate::env::SERVING_MARKER) {
-        return Err(Error::invalid_with_hint(
-            "s3creds serve was started by s3creds serve: the source profile's credentials come from \
-             s3creds itself",
-            "give `serve` a --profile whose credentials are not a credential_process running s3creds",
-        ));
-    }
-    // Still single-threaded here: setting the environment cannot race with a reader. Anything this
-    // process starts (aws-config running the source profile's credential_process) inherits it.
-    std::env::set_var(crate::env::SERVING_MARKER, "1");
-    let request = crate::request::serve(args, aws_options)?;
-    let source = Source::from_environment(
-        aws_options.profile.as_deref(),
-        aws_options.endpoint_url.as_deref(),
-        aws_options.region.as_deref(),
-    );
-    let key = CacheKey::new(&source, ROLE_NAME, &request);
-    let cache = CredentialCache::open(request.use_cache);
-    // A helper already fetching finishes (or fails) within this bound, so waiting for it as long is
-    // enough.
-    let fetch_bound = crate::aws::timeouts::Timeouts::resolve(aws_options)?.serve_total();
-    let credentials = cache.get_or_fetch(
-        &key,
-        request.refresh_window,
-        fetch_bound,
-        |remembered_role| fetch(&request, aws_options, remembered_role, fetch_bound),
-    )?;
+    let session = Session::new(args, aws_options)?;
+    let cache = CredentialCache::open(session.request.use_cache);
+    let credentials = session.get(&cache)?;
     // Said only once credentials are in hand: a failing serve prints exactly one line, its error.
     cache.report_notice();
     write_stdout(&format!("{}\n", process_json(&credentials)?))
+}
+
+/// One request for scoped temporary credentials, decided once per process: `serve` answers it once,
+/// `serve --http` and `exec` (`crate::endpoint`) again whenever their copy nears its refresh point.
+pub struct Session {
+    pub request: ServeRequest,
+    /// `--role-arn`: assumed directly; otherwise s3creds' own role.
+    pub role: Option<GivenRole>,
+    key: CacheKey,
+    fetch_bound: Duration,
+    aws_options: AwsOptions,
+}
+
+impl Session {
+    /// Validate everything (before any AWS call) and compute the cache key.
+    pub fn new(args: &ServeArgs, aws_options: &AwsOptions) -> Result<Session> {
+        if crate::env::is_set(crate::env::SERVING_MARKER) {
+            return Err(Error::invalid_with_hint(
+                "s3creds serve was started by s3creds serve: the source profile's credentials come \
+                 from s3creds itself",
+                "give `serve` a --profile whose credentials are not a credential_process running s3creds",
+            ));
+        }
+        // Still single-threaded here: setting the environment cannot race with a reader. Anything this
+        // process starts (aws-config running the source profile's credential_process) inherits it.
+        std::env::set_var(crate::env::SERVING_MARKER, "1");
+        let request = crate::request::serve(args, aws_options)?;
+        let role = crate::request::given_role(&args.role)?;
+        let source = Source::from_environment(
+            aws_options.profile.as_deref(),
+            aws_options.endpoint_url.as_deref(),
+            aws_options.region.as_deref(),
+        );
+        let role_identity = match &role {
+            Some(role) => role.cache_identity(),
+            None => ROLE_NAME.to_string(),
+        };
+        let key = CacheKey::new(&source, &role_identity, &request);
+        // A helper already fetching finishes (or fails) within this bound, so waiting for it as long
+        // is enough.
+        let fetch_bound = crate::aws::timeouts::Timeouts::resolve(aws_options)?.serve_total();
+        Ok(Session {
+            request,
+            role,
+            key,
+            fetch_bound,
+            aws_options: aws_options.clone(),
+        })
+    }
+
+    /// Credentials with more than the refresh window left: from `cache`, or one AssumeRole (single
+    /// flight across processes). Blocks; runs its own async runtime for the fetch.
+    pub fn get(&self, cache: &CredentialCache) -> Result<SessionCredentials> {
+        cache.get_or_fetch(
+            &self.key,
+            self.request.refresh_window,
+            self.fetch_bound,
+            |remembered_role| match &self.role {
+                Some(role) => {
+                    fetch_given_role(&self.request, &self.aws_options, role, self.fetch_bound)
+                }
+                None => fetch(
+                    &self.request,
+                    &self.aws_options,
+                    remembered_role,
+                    self.fetch_bound,
+                ),
+            },
+        )
+    }
+}
+
+/// One AssumeRole of the role the user gave, beside HeadBucket for every bucket. Nothing is
+/// remembered: a given role must never become the role later requests without `--role-arn` use.
+fn fetch_given_role(
+    request: &ServeRequest,
+    aws_options: &AwsOptions,
+    role: &GivenRole,
+    total: Duration,
+) -> Result<Fetched> {
+    let plan = role.apply_to(plan::session_plan(
+        &request.scope,
+        request.duration,
+        &request.session_name(),
+        Some(role.arn()),
+        Duration::ZERO,
+    )?);
+    let work = async {
+        let aws = AwsClients::load(aws_options).await?;
+        match apply(&plan, &aws, Progress { silent: true }).await {
+            Ok(applied) => Ok(Fetched {
+                role_arn: None,
+                ..fetched(applied)?
+            }),
+            Err(failed) if failed.action == "AssumeRole" => Err(role.explain_failure(failed.error)),
+            Err(failed) => Err(failed.error),
+        }
+    };
+    crate::aws::block_on(async {
+        tokio::time::timeout(total, work)
+            .await
+            .unwrap_or_else(|_| Err(crate::aws::transport::serve_gave_up(total)))
+    })?
 }
 
 /// One AssumeRole with the remembered role (beside HeadBucket for every bucket, so a request gets the

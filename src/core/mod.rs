@@ -11,6 +11,7 @@ pub mod policy;
 pub mod policy_grammar;
 pub mod preconditions;
 pub mod request;
+pub mod role;
 pub mod rotate;
 pub mod tags;
 pub mod time;

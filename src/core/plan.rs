@@ -178,6 +178,9 @@ pub enum Action {
         duration_seconds: u64,
         /// A role created moments ago cannot be assumed until IAM has propagated it: retry this long.
         wait_seconds_if_role_is_new: u64,
+        /// `--external-id`, sent with a role given by `--role-arn` (see `core::role`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        external_id: Option<String>,
     },
     /// An existing user given `--expires`: its `s3creds:expires` tag follows its new policy.
     TagUser {
@@ -535,6 +538,7 @@ fn assume_role_action(
         policy: scope.document().clone(),
         duration_seconds: duration.seconds(),
         wait_seconds_if_role_is_new: wait_if_role_is_new.as_secs(),
+        external_id: None,
     }
 }
 

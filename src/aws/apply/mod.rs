@@ -386,6 +386,7 @@ impl Run<'_> {
                 policy,
                 duration_seconds,
                 wait_seconds_if_role_is_new,
+                external_id,
             } => {
                 let (found_arn, role_is_new) = {
                     let facts = self.facts();
@@ -410,6 +411,7 @@ impl Run<'_> {
                     session_name,
                     &policy::compact(policy),
                     *duration_seconds,
+                    external_id.as_deref(),
                     patience,
                 )
                 .await?;

@@ -29,6 +29,7 @@ pub async fn assume_role(
     session_name: &str,
     policy: &str,
     duration_seconds: u64,
+    external_id: Option<&str>,
     patience: Duration,
 ) -> Result<SessionCredentials> {
     // The duration is validated to 900..=43200 when the request is built.
@@ -41,6 +42,7 @@ pub async fn assume_role(
             .role_session_name(session_name)
             .policy(policy)
             .duration_seconds(duration_seconds)
+            .set_external_id(external_id.map(str::to_string))
             .send()
             .await
     };

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmark `exec` and the credentials endpoint side by side, in one hyperfine run, against one
+# local moto server (kernel keyring cache, warm):
+#   - `/bin/true` and `s3creds exec BUCKET -- /bin/true`: what exec adds to a command's start;
+#   - `s3creds serve BUCKET` on a cache hit: the credential_process path, for comparison;
+#   - `curl` with the token against `serve --http`: one endpoint request answered from memory, and
+#     `curl` for a 404 of the same endpoint (no credentials touched) as the floor of starting curl.
+#
+# Usage: scripts/bench-exec.sh     (RUNS=200 by default; S3CREDS=target/release/s3creds)
+# Needs: scripts/setup-test-env.sh done, keyutils, curl, hyperfine (installed with apt-get if missing).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+if [[ -z "${S3CREDS_BENCH_IN_SESSION:-}" ]]; then
+    export S3CREDS_BENCH_IN_SESSION=1
+    exec keyctl session - "$0" "$@"
+fi
+
+S3CREDS=${S3CREDS:-$ROOT/target/release/s3creds}
+RUNS=${RUNS:-200}
+[[ -x "$S3CREDS" ]] || { echo "bench-exec: build first: cargo build --release (or set S3CREDS)" >&2; exit 1; }
+command -v hyperfine >/dev/null || { apt-get install -y hyperfine >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y hyperfine >/dev/null; }; }
+PY="$ROOT/.venv/bin/python"
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "bench-exec: $1 did not come up" >&2; exit 1; }
+
+MOTO_PORT=$(free_port)
+MOTO_IAM_LOAD_MANAGED_POLICIES=true "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/"
+
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+export S3CREDS_CACHE_DIR="$WORK/cache" S3CREDS_KEYRING=keyutils
+unset AWS_PROFILE DBUS_SESSION_BUS_ADDRESS
+"$PY" -c 'import boto3, os; boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bucket="bench-exec")'
+
+"$S3CREDS" serve bench-exec >/dev/null   # fill the cache and remember the role
+
+"$S3CREDS" serve bench-exec --http >"$WORK/http.env" 2>"$WORK/http.log" &
+PIDS+=($!)
+for _ in $(seq 200); do [[ $(wc -l <"$WORK/http.env") -ge 2 ]] && break; sleep 0.05; done
+URI=$(sed -n 's/^AWS_CONTAINER_CREDENTIALS_FULL_URI=//p' "$WORK/http.env")
+TOKEN=$(sed -n 's/^AWS_CONTAINER_AUTHORIZATION_TOKEN=//p' "$WORK/http.env")
+[[ -n "$URI" && -n "$TOKEN" ]] || { echo "bench-exec: serve --http did not start: $(cat "$WORK/http.log")" >&2; exit 1; }
+# The token goes to curl through a file, never on a command line others can read.
+printf 'header = "Authorization: %s"\n' "$TOKEN" >"$WORK/curl.cfg"
+chmod 600 "$WORK/curl.cfg"
+
+hyperfine -N --warmup 10 --runs "$RUNS" --export-json "$WORK/exec.json" \
+    -n "/bin/true (floor)" "/bin/true" \
+    -n "s3creds exec -- /bin/true" "$S3CREDS exec bench-exec -- /bin/true" \
+    -n "s3creds serve (cache hit)" "$S3CREDS serve bench-exec" \
+    -n "curl, endpoint 404 (curl's floor)" "curl -s ${URI%/credentials}/nothing" \
+    -n "curl, endpoint credentials (token)" "curl -s -K $WORK/curl.cfg $URI" >"$WORK/exec.txt"
+
+"$PY" - "$WORK/exec.json" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))["results"]
+print(f"{'command':40} {'median':>10} {'mean':>10}")
+for r in rows:
+    print(f"{r['command']:40} {r['median']*1000:8.2f}ms {r['mean']*1000:8.2f}ms")
+by = {r["command"]: r["median"] for r in rows}
+print()
+print(f"exec adds to /bin/true:              {(by['s3creds exec -- /bin/true'] - by['/bin/true (floor)'])*1000:.2f} ms")
+print(f"one serve cache hit costs:           {(by['s3creds serve (cache hit)'] - by['/bin/true (floor)'])*1000:.2f} ms")
+print(f"endpoint answer beyond curl's floor: {(by['curl, endpoint credentials (token)'] - by['curl, endpoint 404 (curl' + chr(39) + 's floor)'])*1000:.3f} ms")
+PY

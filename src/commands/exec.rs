@@ -1,0 +1,288 @@
+//! `s3creds exec [serve's options] [--env] -- CMD [ARGS...]`: run a command with scoped temporary
+//! credentials.
+//!
+//! By default the command gets a credentials endpoint of its own (`crate::endpoint`, on a random
+//! loopback port with a fresh token) through `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
+//! `AWS_CONTAINER_AUTHORIZATION_TOKEN`: every AWS SDK asks it again before its credentials expire, so
+//! a command running for hours keeps working. With `--env` it gets plain variables instead.
+//!
+//! Everything is validated, and the first credentials fetched, before the command starts: bad input
+//! or a role that cannot be assumed starts nothing. The command's exit status becomes s3creds's;
+//! SIGINT, SIGTERM and SIGHUP are passed on to it; the endpoint ends when it ends.
+
+use crate::aws::AwsOptions;
+use crate::cli::ExecArgs;
+use crate::commands::serve::Session;
+use crate::credentials::SessionCredentials;
+use crate::endpoint::{self, Provider, Token};
+use crate::error::{Error, Result};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitStatus;
+use std::sync::Arc;
+
+/// Variables through which the command's SDK would pick other credentials than the scoped ones: a
+/// profile, static keys, another container endpoint, web identity. The config and credentials file
+/// variables stay: with the profile variables gone they select nothing, and tools read other settings
+/// from those files. Region and endpoint variables stay too.
+pub const OVERRIDING_VARIABLES: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+];
+
+/// Exit statuses of a command that could not be started, as shells and env(1) use them.
+const NOT_FOUND: i32 = 127;
+const NOT_RUNNABLE: i32 = 126;
+
+pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
+    // Read before anything changes the environment: the child gets it if its own is unset.
+    let region = aws_options.region_hint();
+    let session = Session::new(&args.serve, aws_options)?;
+    let provider = Provider::new(session);
+    let first = provider.prime()?;
+
+    let (program, arguments) = args
+        .command
+        .split_first()
+        .ok_or_else(|| Error::invalid("name the command to run after --"))?;
+    let mut command = tokio::process::Command::new(program);
+    command.args(arguments);
+    let removed: Vec<&str> = OVERRIDING_VARIABLES
+        .iter()
+        .copied()
+        .filter(|name| crate::env::is_set(name))
+        .collect();
+    for name in OVERRIDING_VARIABLES {
+        command.env_remove(name);
+    }
+    // Set for this process only (see `Session::new`); the command may well run `s3creds serve`.
+    command.env_remove(crate::env::SERVING_MARKER);
+    if let Some(region) = region {
+        if !crate::env::is_set(crate::env::AWS_REGION) {
+            command.env(crate::env::AWS_REGION, region);
+        }
+    }
+    if !removed.is_empty() {
+        eprintln!(
+            "s3creds exec: removed from the command's environment (they would override the scoped \
+             credentials): {}",
+            removed.join(", ")
+        );
+    }
+
+    let outcome = crate::aws::block_on(async {
+        let mut endpoint = None;
+        if args.env {
+            set_plain_variables(&mut command, &first)?;
+        } else {
+            let listener = endpoint::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+            let address = listener
+                .local_addr()
+                .map_err(|e| Error::Internal(format!("the endpoint has no address: {e}")))?;
+            let token = Token::generate()?;
+            command
+                .env(
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    format!("http://{address}{}", endpoint::CREDENTIALS_PATH),
+                )
+                .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose());
+            endpoint = Some((listener, Arc::new(token)));
+        }
+        let mut signals = Signals::register()?;
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => return Ok(Outcome::NotStarted(error)),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = endpoint.map(|(listener, token)| {
+            let provider = Arc::clone(&provider);
+            tokio::spawn(endpoint::serve(listener, token, provider, async {
+                let _ = stopped.await;
+            }))
+        });
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                signal = signals.next() => {
+                    if let (Some(signal), Some(pid)) = (signal, child.id()) {
+                        forward(signal, pid);
+                    }
+                }
+            }
+        };
+        // The command has ended: so does the endpoint, closing its port before s3creds exits.
+        let _ = stop.send(());
+        if let Some(server) = server {
+            let _ = server.await;
+        }
+        status
+            .map(Outcome::Exited)
+            .map_err(|e| Error::Internal(format!("cannot wait for the command: {e}")))
+    })??;
+
+    let code = match outcome {
+        Outcome::Exited(status) => exit_code_of(status),
+        Outcome::NotStarted(error) => {
+            let program = program.to_string_lossy();
+            eprintln!("error: cannot run {program:?}: {error}");
+            if error.kind() == std::io::ErrorKind::NotFound {
+                NOT_FOUND
+            } else {
+                NOT_RUNNABLE
+            }
+        }
+    };
+    // The command's status is s3creds's: leave at once (nothing is left to clean up: the endpoint and
+    // its runtime are gone), since `main_impl` only knows s3creds's own exit codes.
+    std::process::exit(code)
+}
+
+enum Outcome {
+    Exited(ExitStatus),
+    NotStarted(std::io::Error),
+}
+
+/// `--env`: the credentials as plain variables, for tools that read only those. They are not
+/// refreshed: `AWS_CREDENTIAL_EXPIRATION` says until when they work.
+fn set_plain_variables(
+    command: &mut tokio::process::Command,
+    credentials: &SessionCredentials,
+) -> Result<()> {
+    command
+        .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            credentials.secret_access_key.expose(),
+        )
+        .env("AWS_SESSION_TOKEN", credentials.session_token.expose())
+        .env(
+            "AWS_CREDENTIAL_EXPIRATION",
+            crate::core::time::rfc3339(credentials.expiration)?,
+        );
+    Ok(())
+}
+
+/// A child's status as a shell reports it: its exit code, or 128 + the signal that killed it.
+fn exit_code_of(status: ExitStatus) -> i32 {
+    if let Some(code) = status.code() {
+        return code;
+    }
+    #[cfg(unix)]
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return 128 + signal;
+    }
+    1
+}
+
+/// The signals passed on to the command.
+#[cfg(unix)]
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hang_up: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    /// Registered before the command starts, so a signal arriving at once is not lost (nor kills
+    /// s3creds, leaving the command behind).
+    fn register() -> Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind| {
+            signal(kind).map_err(|e| Error::Internal(format!("cannot handle signals: {e}")))
+        };
+        Ok(Signals {
+            interrupt: listen(SignalKind::interrupt())?,
+            terminate: listen(SignalKind::terminate())?,
+            hang_up: listen(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> Option<rustix::process::Signal> {
+        use rustix::process::Signal;
+        tokio::select! {
+            Some(()) = self.interrupt.recv() => Some(Signal::INT),
+            Some(()) = self.terminate.recv() => Some(Signal::TERM),
+            Some(()) = self.hang_up.recv() => Some(Signal::HUP),
+            else => None,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn forward(signal: rustix::process::Signal, pid: u32) {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid {
+        // The command may have ended a moment ago: then there is nobody left to tell.
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn register() -> Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn next(&mut self) -> Option<()> {
+        std::future::pending().await
+    }
+}
+
+#[cfg(not(unix))]
+fn forward(_signal: (), _pid: u32) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_removed_variables_are_every_credential_source_and_nothing_else() {
+        for name in [
+            "AWS_PROFILE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ] {
+            assert!(OVERRIDING_VARIABLES.contains(&name), "{name}");
+        }
+        for kept in [
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+        ] {
+            assert!(!OVERRIDING_VARIABLES.contains(&kept), "{kept}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_command_killed_by_a_signal_exits_128_plus_the_signal() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(exit_code_of(ExitStatus::from_raw(7 << 8)), 7);
+        assert_eq!(exit_code_of(ExitStatus::from_raw(15)), 143);
+        assert_eq!(exit_code_of(ExitStatus::from_raw(0)), 0);
+    }
+}

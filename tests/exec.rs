@@ -1,0 +1,410 @@
+//! `s3creds exec`: real consumers through the credentials endpoint (and --env), the environment the
+//! command gets, exit status and signals, refresh past the refresh point, --role-arn, bad input.
+
+mod endpoint_support;
+mod support;
+
+use endpoint_support::{consumers, expected_body, rust_consumer_body, Fixture};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::run_std;
+
+const BUCKET: &str = "exec-bucket";
+const ROLE: &str = "arn:aws:iam::123456789012:role/team/GivenRole";
+
+/// Run by the `aws-config` consumer as a child of `s3creds exec` / with `serve --http`'s variables.
+#[test]
+#[ignore = "a child process of exec_gives_every_consumer_working_credentials"]
+fn rust_consumer() {
+    rust_consumer_body();
+}
+
+fn error_lines(stderr: &str) -> usize {
+    stderr.lines().filter(|l| l.starts_with("error:")).count()
+}
+
+#[test]
+fn exec_gives_every_consumer_working_credentials() {
+    let f = Fixture::new(BUCKET);
+    for consumer in consumers(BUCKET) {
+        let mut command = f.s3creds(&["exec", BUCKET, "--"]);
+        command
+            .args(&consumer.argv)
+            .env("S3CREDS_TEST_BUCKET", BUCKET);
+        let outcome = run_std(&mut command);
+        assert_eq!(outcome.code, 0, "{}: {}", consumer.name, outcome.stderr);
+        if consumer.name != "aws-config" {
+            assert_eq!(
+                outcome.stdout,
+                expected_body(&consumer),
+                "{}",
+                consumer.name
+            );
+        }
+        assert_eq!(
+            f.object(BUCKET, &format!("{}.txt", consumer.name)),
+            expected_body(&consumer)
+        );
+        assert!(
+            outcome.stderr.contains(
+                "removed from the command's environment (they would override the scoped \
+                 credentials): AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"
+            ),
+            "{}",
+            outcome.stderr
+        );
+        assert!(!outcome.stderr.contains("testing"), "{}", outcome.stderr);
+    }
+    // Four commands, one AssumeRole: the keyring cache of `serve` served the other three.
+    assert_eq!(f.assumed(), 1, "{:?}", f.proxy.actions());
+    // Every object call was signed with the temporary key, never the source identity's.
+    for call in f.proxy.calls() {
+        let action = call["action"].as_str().unwrap();
+        if action.starts_with("PUT /exec-bucket/") || action.starts_with("GET /exec-bucket/") {
+            assert!(
+                call["access_key_id"].as_str().unwrap().starts_with("ASIA"),
+                "{call}"
+            );
+        }
+    }
+}
+
+#[test]
+fn env_mode_gives_plain_variables_and_removes_overriding_ones() {
+    let f = Fixture::new(BUCKET);
+    // `--region` is given and AWS_REGION is not set: the command gets AWS_REGION from s3creds.
+    let mut command = f.s3creds(&[
+        "--region",
+        "us-east-1",
+        "exec",
+        BUCKET,
+        "--env",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$AWS_ACCESS_KEY_ID|$AWS_CREDENTIAL_EXPIRATION|${AWS_ROLE_SESSION_NAME-unset}|\
+         ${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI-unset}|${S3CREDS_SERVING-unset}|$AWS_REGION|\
+         ${#AWS_SECRET_ACCESS_KEY}|${#AWS_SESSION_TOKEN}\"",
+    ]);
+    command
+        .env("AWS_ROLE_SESSION_NAME", "elsewhere")
+        .env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/other")
+        .env_remove("AWS_REGION");
+    let outcome = run_std(&mut command);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let fields: Vec<&str> = outcome.stdout.trim().split('|').collect();
+    assert!(fields[0].starts_with("ASIA"), "{}", outcome.stdout);
+    assert!(
+        fields[1].ends_with('Z') && fields[1].contains('T'),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(&fields[2..6], ["unset", "unset", "unset", "us-east-1"]);
+    assert!(fields[6].parse::<usize>().unwrap() > 0 && fields[7].parse::<usize>().unwrap() > 0);
+    assert!(
+        outcome.stderr.contains(
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, \
+         AWS_ROLE_SESSION_NAME"
+        ),
+        "{}",
+        outcome.stderr
+    );
+
+    // And a real consumer works with them.
+    let aws = support::repo_root().join(".venv/bin/aws");
+    let mut put = f.s3creds(&["exec", BUCKET, "--env", "--", "sh", "-c"]);
+    put.arg(format!(
+        "printf %s plain | {aws} s3 cp - s3://{BUCKET}/env.txt",
+        aws = aws.display()
+    ));
+    let outcome = run_std(&mut put);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(f.object(BUCKET, "env.txt"), "plain");
+}
+
+#[test]
+fn the_exit_status_is_the_commands_and_signals_reach_it() {
+    let f = Fixture::new(BUCKET);
+    let outcome = run_std(&mut f.s3creds(&["exec", BUCKET, "--", "sh", "-c", "exit 7"]));
+    assert_eq!(outcome.code, 7, "{}", outcome.stderr);
+    let missing = run_std(&mut f.s3creds(&["exec", BUCKET, "--", "/nonexistent/command"]));
+    assert_eq!(missing.code, 127, "{}", missing.stderr);
+
+    // SIGTERM to s3creds ends the command (exit 128 + 15); then no process and no port are left.
+    let pid_file = f.home.path().join("child.pid");
+    let uri_file = f.home.path().join("uri");
+    let script = format!(
+        "echo \"$AWS_CONTAINER_CREDENTIALS_FULL_URI\" > {uri}; echo $$ > {pid}.tmp; mv {pid}.tmp {pid}; exec sleep 60",
+        uri = uri_file.display(),
+        pid = pid_file.display()
+    );
+    let mut exec = f
+        .s3creds(&["exec", BUCKET, "--", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let child_pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let uri = std::fs::read_to_string(&uri_file).unwrap();
+    let address = uri
+        .trim()
+        .strip_prefix("http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(address.starts_with("127.0.0.1:"), "{address}");
+    assert!(
+        std::net::TcpStream::connect(&address).is_ok(),
+        "the endpoint is not listening"
+    );
+    assert!(std::path::Path::new(&format!("/proc/{child_pid}")).exists());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &exec.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = exec.wait().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(exit.code(), Some(143), "{exit:?}");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{child_pid}")).exists(),
+        "the command is still running"
+    );
+    assert!(
+        std::net::TcpStream::connect(&address).is_err(),
+        "the endpoint port is still open"
+    );
+}
+
+#[test]
+fn credentials_are_refreshed_past_the_refresh_point() {
+    let f = Fixture::new(BUCKET);
+    let aws = support::repo_root().join(".venv/bin/aws");
+    // 900 s credentials refreshed when less than 895 s are left: after 5 s. The command's second
+    // AWS CLI run (a new process, asking the endpoint again) comes after that.
+    let script = format!(
+        "printf %s one | {aws} s3 cp - s3://{BUCKET}/r1.txt && sleep 7 && \
+         printf %s two | {aws} s3 cp - s3://{BUCKET}/r2.txt",
+        aws = aws.display()
+    );
+    let outcome = run_std(&mut f.s3creds(&[
+        "exec",
+        BUCKET,
+        "--duration",
+        "15m",
+        "--refresh-window",
+        "895s",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(f.object(BUCKET, "r1.txt"), "one");
+    assert_eq!(f.object(BUCKET, "r2.txt"), "two");
+    assert_eq!(f.assumed(), 2, "{:?}", f.proxy.actions());
+    let keys: Vec<String> = f
+        .proxy
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            c["action"]
+                .as_str()
+                .unwrap()
+                .starts_with("PUT /exec-bucket/")
+        })
+        .map(|c| c["access_key_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(
+        keys[0], keys[1],
+        "the second run got the refreshed credentials"
+    );
+}
+
+#[test]
+fn a_given_role_is_assumed_directly_with_the_session_policy() {
+    let f = Fixture::new(BUCKET);
+    let aws = support::repo_root().join(".venv/bin/aws");
+    let outcome = run_std(&mut f.s3creds(&[
+        "exec",
+        BUCKET,
+        "--read-only",
+        "--role-arn",
+        ROLE,
+        "--external-id",
+        "ext-42",
+        "--",
+        aws.to_str().unwrap(),
+        "s3",
+        "ls",
+        &format!("s3://{BUCKET}/"),
+    ]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let actions = f.proxy.actions();
+    assert!(
+        !actions
+            .iter()
+            .any(|a| a == "GetRole" || a == "CreateRole" || a == "AttachRolePolicy"),
+        "{actions:?}"
+    );
+    let assume = f
+        .proxy
+        .calls()
+        .into_iter()
+        .find(|c| c["action"] == "AssumeRole")
+        .expect("an AssumeRole");
+    assert_eq!(assume["params"]["RoleArn"], ROLE);
+    assert_eq!(assume["params"]["ExternalId"], "ext-42");
+    let policy: serde_json::Value =
+        serde_json::from_str(assume["params"]["Policy"].as_str().unwrap()).unwrap();
+    assert!(
+        policy.to_string().contains("arn:aws:s3:::exec-bucket"),
+        "{policy}"
+    );
+    assert!(
+        !policy.to_string().contains("s3:PutObject"),
+        "read-only: {policy}"
+    );
+
+    // `create --duration` takes it too, and `--dry-run` shows the plan without the role steps.
+    f.proxy.reset();
+    let created =
+        run_std(&mut f.s3creds(&["create", BUCKET, "--duration", "1h", "--role-arn", ROLE]));
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert!(created.stdout.contains("SessionToken"));
+    let actions = f.proxy.actions();
+    assert!(
+        !actions.iter().any(|a| a == "GetRole" || a == "CreateRole"),
+        "{actions:?}"
+    );
+    assert_eq!(actions.iter().filter(|a| *a == "AssumeRole").count(), 1);
+    let plan = run_std(&mut f.s3creds(&[
+        "create",
+        BUCKET,
+        "--duration",
+        "1h",
+        "--role-arn",
+        ROLE,
+        "--dry-run",
+    ]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains(&format!("AssumeRole {ROLE}")),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("GetRole"), "{}", plan.stdout);
+
+    // Without --duration: refused, nothing called.
+    f.proxy.reset();
+    let refused = run_std(&mut f.s3creds(&["create", BUCKET, "--role-arn", ROLE]));
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(refused
+        .stderr
+        .contains("--role-arn and --external-id need --duration"));
+    assert!(f.proxy.actions().is_empty());
+}
+
+#[test]
+fn a_role_that_cannot_be_assumed_is_one_clear_error_and_no_command() {
+    let f = Fixture::new(BUCKET);
+    let marker = f.home.path().join("marker");
+    f.proxy.fail_next("AssumeRole", 1, 403, "AccessDenied");
+    let outcome = run_std(&mut f.s3creds(&[
+        "exec",
+        BUCKET,
+        "--role-arn",
+        ROLE,
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ]));
+    assert_eq!(outcome.code, 4, "{}", outcome.stderr);
+    assert_eq!(error_lines(&outcome.stderr), 1, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains(&format!("error: cannot assume role {ROLE}: AccessDenied")),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("hint: check that the role exists"));
+    assert!(!marker.exists(), "the command ran");
+}
+
+#[test]
+fn bad_input_of_every_class_starts_no_command() {
+    let f = Fixture::new(BUCKET);
+    let marker = f.home.path().join("marker");
+    let touch = ["--", "touch", marker.to_str().unwrap()];
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["Bad_Bucket"], 3, "invalid bucket name"),
+        (vec![BUCKET, BUCKET], 3, "named twice"),
+        (vec!["missing-bucket"], 5, "missing-bucket"),
+        (vec![BUCKET, "--duration", "10m"], 3, "duration"),
+        (
+            vec![BUCKET, "--duration", "1h", "--refresh-window", "2h"],
+            3,
+            "refresh-window",
+        ),
+        (vec![BUCKET, "--prefix", "a*b"], 3, "prefix"),
+        (vec![BUCKET, "--statement", "{not json"], 3, "--statement"),
+        (
+            vec![BUCKET, "--role-arn", "arn:aws:iam::1:role/x"],
+            3,
+            "invalid --role-arn",
+        ),
+        (
+            vec![BUCKET, "--role-arn", ROLE, "--external-id", "a b"],
+            3,
+            "invalid --external-id",
+        ),
+        (
+            vec![BUCKET, "--external-id", "abc"],
+            3,
+            "--external-id needs --role-arn",
+        ),
+        (vec![BUCKET, "--no-such-option"], 2, "--no-such-option"),
+    ];
+    for (args, code, message) in cases {
+        let mut words = vec!["exec"];
+        words.extend(&args);
+        words.extend(touch);
+        let outcome = run_std(&mut f.s3creds(&words));
+        assert_eq!(outcome.code, code, "{args:?}: {}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains(message),
+            "{args:?}: {}",
+            outcome.stderr
+        );
+        assert_eq!(
+            error_lines(&outcome.stderr),
+            1,
+            "{args:?}: {}",
+            outcome.stderr
+        );
+        assert!(
+            outcome.stderr.lines().count() <= 2 || code == 2,
+            "{args:?}: {}",
+            outcome.stderr
+        );
+        assert!(!marker.exists(), "{args:?} started the command");
+    }
+    // No command at all: a usage error.
+    let outcome = run_std(&mut f.s3creds(&["exec", BUCKET]));
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+}

@@ -1,0 +1,321 @@
+//! `s3creds serve --http`: the printed environment feeds the four real consumers; the token is
+//! required and checked; refusals carry no credentials; bounded requests; loopback only unless asked;
+//! the token file; SIGTERM closes the port.
+
+mod endpoint_support;
+mod support;
+
+use endpoint_support::{consumers, expected_body, rust_consumer_body, Fixture};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::run_std;
+
+const BUCKET: &str = "http-bucket";
+
+/// Run by the `aws-config` consumer with the printed variables.
+#[test]
+#[ignore = "a child process of serve_http_feeds_every_consumer"]
+fn rust_consumer() {
+    rust_consumer_body();
+}
+
+/// A running `serve --http` and the lines it printed.
+struct Server {
+    child: Child,
+    vars: Vec<(String, String)>,
+}
+
+impl Server {
+    fn start(f: &Fixture, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", BUCKET, "--http"];
+        args.extend(extra);
+        let mut child = f
+            .s3creds(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut vars = Vec::new();
+        for _ in 0..2 {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            let (name, value) = line
+                .trim_end()
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not NAME=VALUE: {line:?}"));
+            vars.push((name.to_string(), value.to_string()));
+        }
+        Server { child, vars }
+    }
+
+    fn var(&self, name: &str) -> &str {
+        &self.vars.iter().find(|(n, _)| n == name).unwrap().1
+    }
+
+    fn address(&self) -> String {
+        let uri = self.var("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+        uri.strip_prefix("http://")
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    fn stop(mut self) -> (Option<i32>, String) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        (status.code(), stderr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One raw HTTP/1.1 request; returns the status code, the headers and the body.
+fn request(address: &str, head: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = headers
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status: {text:?}"));
+    (status, headers.to_lowercase(), body.to_string())
+}
+
+fn get(address: &str, path: &str, extra_headers: &str) -> (u16, String, String) {
+    request(
+        address,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{extra_headers}\r\n"
+        ),
+    )
+}
+
+#[test]
+fn serve_http_feeds_every_consumer() {
+    let f = Fixture::new(BUCKET);
+    let server = Server::start(&f, &[]);
+    assert!(server
+        .var("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .starts_with("http://127.0.0.1:"));
+    assert_eq!(server.var("AWS_CONTAINER_AUTHORIZATION_TOKEN").len(), 64);
+    for consumer in consumers(BUCKET) {
+        let (program, args) = consumer.argv.split_first().unwrap();
+        let mut command = Command::new(program);
+        command.args(args);
+        f.base_env(&mut command);
+        command.envs(server.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        command.env("S3CREDS_TEST_BUCKET", BUCKET);
+        let outcome = run_std(&mut command);
+        assert_eq!(outcome.code, 0, "{}: {}", consumer.name, outcome.stderr);
+        if consumer.name != "aws-config" {
+            assert_eq!(
+                outcome.stdout,
+                expected_body(&consumer),
+                "{}",
+                consumer.name
+            );
+        }
+        assert_eq!(
+            f.object(BUCKET, &format!("{}.txt", consumer.name)),
+            expected_body(&consumer)
+        );
+    }
+    // Every consumer asked; one AssumeRole answered them all (from memory after the first).
+    assert_eq!(f.assumed(), 1, "{:?}", f.proxy.actions());
+    let address = server.address();
+    let (code, stderr) = server.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        TcpStream::connect(&address).is_err(),
+        "the port is still open"
+    );
+}
+
+#[test]
+fn only_the_token_gets_credentials_and_requests_are_bounded() {
+    let f = Fixture::new(BUCKET);
+    let server = Server::start(&f, &[]);
+    let address = server.address();
+    let token = server.var("AWS_CONTAINER_AUTHORIZATION_TOKEN").to_string();
+
+    let (status, headers, body) = get(
+        &address,
+        "/credentials",
+        &format!("Authorization: {token}\r\n"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        headers.contains("content-type: application/json"),
+        "{headers}"
+    );
+    let credentials: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let key_id = credentials["AccessKeyId"].as_str().unwrap().to_string();
+    let secret = credentials["SecretAccessKey"].as_str().unwrap().to_string();
+    let session_token = credentials["Token"].as_str().unwrap().to_string();
+    assert!(key_id.starts_with("ASIA"));
+    assert!(credentials["Expiration"].as_str().unwrap().ends_with('Z'));
+
+    let mut wrong = token.clone().into_bytes();
+    wrong[63] = if wrong[63] == b'0' { b'1' } else { b'0' };
+    let wrong = String::from_utf8(wrong).unwrap();
+    let big = format!("X-Padding: {}\r\n", "a".repeat(9000));
+    let refusals: Vec<(String, u16)> = vec![
+        ("GET /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_string(), 401),
+        (format!("GET /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {wrong}\r\n\r\n"), 403),
+        (format!("GET /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"), 403),
+        (format!("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {token}\r\n\r\n"), 404),
+        (format!("GET /credentials/../x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {token}\r\n\r\n"), 404),
+        (format!("POST /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {token}\r\nContent-Length: 0\r\n\r\n"), 405),
+        (format!("GET /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {token}\r\nContent-Length: 4\r\n\r\nbody"), 400),
+        (format!("GET /credentials HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {token}\r\n{big}\r\n"), 431),
+    ];
+    for (head, expected) in refusals {
+        let (status, _, body) = request(&address, &head);
+        assert_eq!(status, expected, "{}", head.lines().next().unwrap());
+        for secret_part in [&key_id, &secret, &session_token, &token] {
+            assert!(
+                !body.contains(secret_part.as_str()),
+                "a refusal leaked: {body}"
+            );
+        }
+    }
+    let (code, stderr) = server.stop();
+    assert_eq!(code, Some(0));
+    for secret_part in [&secret, &session_token, &token] {
+        assert!(
+            !stderr.contains(secret_part.as_str()),
+            "stderr leaked: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_token_file_is_private_and_replaces_the_token_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new(BUCKET);
+    let file = f.home.path().join("token");
+    // An existing, readable file is narrowed before the token is written.
+    std::fs::write(&file, "old").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = Server::start(&f, &["--token-file", file.to_str().unwrap()]);
+    assert_eq!(
+        server.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        file.to_str().unwrap()
+    );
+    assert!(!server
+        .vars
+        .iter()
+        .any(|(n, _)| n == "AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+    let token = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(token.len(), 64);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let (status, _, _) = get(
+        &server.address(),
+        "/credentials",
+        &format!("Authorization: {token}\r\n"),
+    );
+    assert_eq!(status, 200);
+    // boto3 reads the token from the file.
+    let python = support::repo_root().join(".venv/bin/python");
+    let mut boto = Command::new(python);
+    f.base_env(&mut boto);
+    boto.envs(server.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    boto.arg("-c").arg(
+        "import boto3, os\n\
+         c = boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL'])\n\
+         c.put_object(Bucket='http-bucket', Key='file.txt', Body=b'via-file')",
+    );
+    let outcome = run_std(&mut boto);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(f.object(BUCKET, "file.txt"), "via-file");
+}
+
+#[test]
+fn a_non_loopback_listen_needs_the_flag() {
+    let f = Fixture::new(BUCKET);
+    let refused = run_std(&mut f.s3creds(&["serve", BUCKET, "--http", "--listen", "0.0.0.0:0"]));
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is not a loopback address"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
+    assert!(refused.stdout.is_empty());
+    let malformed = run_std(&mut f.s3creds(&["serve", BUCKET, "--http", "--listen", "localhost"]));
+    assert_eq!(malformed.code, 3, "{}", malformed.stderr);
+    let without_http = run_std(&mut f.s3creds(&["serve", BUCKET, "--listen", "127.0.0.1:0"]));
+    assert_eq!(without_http.code, 2, "{}", without_http.stderr);
+    assert_eq!(f.assumed(), 0);
+
+    let server = Server::start(&f, &["--listen", "0.0.0.0:0", "--allow-non-loopback"]);
+    assert!(server
+        .var("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .starts_with("http://0.0.0.0:"));
+    let port = server.address().rsplit(':').next().unwrap().to_string();
+    let token = server.var("AWS_CONTAINER_AUTHORIZATION_TOKEN").to_string();
+    let (status, _, _) = get(
+        &format!("127.0.0.1:{port}"),
+        "/credentials",
+        &format!("Authorization: {token}\r\n"),
+    );
+    assert_eq!(status, 200);
+    let (_, stderr) = server.stop();
+    assert!(stderr.contains("warning: listening on 0.0.0.0"), "{stderr}");
+}
+
+#[test]
+fn answers_from_memory_are_fast() {
+    let f = Fixture::new(BUCKET);
+    let server = Server::start(&f, &[]);
+    let address = server.address();
+    let token = server.var("AWS_CONTAINER_AUTHORIZATION_TOKEN").to_string();
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        let (status, _, _) = get(
+            &address,
+            "/credentials",
+            &format!("Authorization: {token}\r\n"),
+        );
+        times.push(started.elapsed());
+        assert_eq!(status, 200);
+    }
+    times.sort();
+    // A debug build on a loaded machine: a generous bound that a keyring read or an AWS call per
+    // request would still break (the benchmark measures the release build).
+    assert!(
+        times[25] < Duration::from_millis(20),
+        "median {:?}",
+        times[25]
+    );
+    assert_eq!(f.assumed(), 1);
+}
