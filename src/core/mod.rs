@@ -7,6 +7,7 @@ pub mod names;
 pub mod plan;
 pub mod policy;
 pub mod policy_grammar;
+pub mod policy_reading;
 pub mod preconditions;
 pub mod request;
 pub mod tags;
