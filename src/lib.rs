@@ -25,6 +25,7 @@ mod credentials;
 mod env;
 pub mod error;
 mod files;
+mod listing_output;
 mod output;
 mod plugin;
 mod policy_input;
@@ -99,5 +100,13 @@ fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Plugin(command) => commands::plugin::run(command),
         cli::Command::FormatChild { name } => plugin::resolve::format_child(name),
         cli::Command::Create(args) => commands::create::run(args, &cli.aws),
+        cli::Command::Whoami => commands::whoami::run(&cli.aws),
+        cli::Command::List(args) => commands::list::run(args, &cli.aws),
+        cli::Command::ListUsers(args) => commands::listings::list_users(args, &cli.aws),
+        cli::Command::ListRoles(args) => commands::listings::list_roles(args, &cli.aws),
+        cli::Command::ListUserPolicies(args) => {
+            commands::listings::list_user_policies(args, &cli.aws)
+        }
+        cli::Command::ListBuckets(args) => commands::listings::list_buckets(args, &cli.aws),
     }
 }
