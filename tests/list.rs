@@ -378,3 +378,82 @@ fn whoami_prints_the_caller_identity_and_needs_credentials() {
         assert!(outcome.stdout.is_empty());
     }
 }
+
+/// s3-credentials writes one policy per bucket; `list --all` reads its users as `create` would have
+/// made them.
+#[test]
+fn users_made_by_s3_credentials_read_back_the_same() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url, &Keys::dummy());
+    aws.create_bucket("b-one");
+    aws.create_bucket("b-two");
+    let upstream = support::repo_root().join(".venv/bin/s3-credentials");
+    for args in [
+        &["b-one", "b-two", "--read-only", "--username", "up-ro"][..],
+        &["b-one", "--prefix", "foo/", "--username", "up-rw"][..],
+        &["b-two", "--write-only", "--username", "up-wo"][..],
+    ] {
+        let status = std::process::Command::new(&upstream)
+            .arg("create")
+            .args(args)
+            .args(["--endpoint-url", &moto.url])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/nonexistent/s3creds-test/config")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run s3-credentials");
+        assert!(status.success(), "s3-credentials create {args:?}");
+    }
+    assert_eq!(
+        aws.inline_policy_names("up-ro").len(),
+        2,
+        "one policy per bucket"
+    );
+    let mut command = s3creds(&moto.url, &Keys::dummy());
+    command.args(["list", "--all"]);
+    let outcome = run(command);
+    outcome.assert_success();
+    let users = users_by_name(&outcome.json());
+    let read = |name: &str| {
+        let u = &users[name];
+        (
+            u["access"].clone(),
+            u["buckets"].clone(),
+            u["prefixes"].clone(),
+            u["managed"].clone(),
+        )
+    };
+    assert_eq!(
+        read("up-ro"),
+        (
+            json!("read-only"),
+            json!(["b-one", "b-two"]),
+            json!([]),
+            json!(false)
+        )
+    );
+    assert_eq!(
+        read("up-rw"),
+        (
+            json!("read-write"),
+            json!(["b-one"]),
+            json!(["foo/*"]),
+            json!(false)
+        )
+    );
+    assert_eq!(
+        read("up-wo"),
+        (
+            json!("write-only"),
+            json!(["b-two"]),
+            json!([]),
+            json!(false)
+        )
+    );
+    // Without --all they are not listed: s3creds did not make them.
+    let mut command = s3creds(&moto.url, &Keys::dummy());
+    command.arg("list");
+    assert_eq!(run(command).json()["users"], json!([]));
+}
