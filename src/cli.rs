@@ -48,6 +48,20 @@ pub enum Command {
     Rotate(RotateArgs),
     /// Run a command with scoped temporary credentials (a credentials endpoint of its own, or --env).
     Exec(ExecArgs),
+    /// Print the AWS identity in use (sts:GetCallerIdentity) as JSON: UserId, Account, Arn.
+    Whoami,
+    /// List the IAM users s3creds manages (--all: every user): buckets, access, keys and their last
+    /// use, expiry; and the role temporary credentials come from.
+    List(ListArgs),
+    /// List every IAM user of the account (as s3-credentials list-users).
+    ListUsers(ListUsersArgs),
+    /// List IAM roles (as s3-credentials list-roles).
+    ListRoles(ListRolesArgs),
+    /// Print the inline policies of the named users, or of every user (as s3-credentials
+    /// list-user-policies).
+    ListUserPolicies(ListUserPoliciesArgs),
+    /// List S3 buckets (as s3-credentials list-buckets).
+    ListBuckets(ListBucketsArgs),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -513,4 +527,62 @@ mod tests {
             assert_eq!(aws_again, aws, "{written:?}");
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List every IAM user, not only those s3creds created (tagged s3creds:managed).
+    #[arg(long)]
+    pub all: bool,
+    /// How many users to read at once (each user's policies and keys are read side by side).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::aws::inventory::DEFAULT_CONCURRENCY,
+        value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=64), usize::from)
+    )]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub output: crate::listing_output::OutputFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ListUsersArgs {
+    #[command(flatten)]
+    pub output: crate::listing_output::OutputFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ListRolesArgs {
+    /// Only these roles.
+    #[arg(value_name = "ROLE_NAME")]
+    pub role_names: Vec<String>,
+    /// Include each role's inline and attached policies (more AWS calls).
+    #[arg(long)]
+    pub details: bool,
+    #[command(flatten)]
+    pub output: crate::listing_output::OutputFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ListUserPoliciesArgs {
+    /// The users (default: every user).
+    #[arg(value_name = "USERNAME")]
+    pub usernames: Vec<String>,
+    /// Default: s3-credentials' text (`User:`, `PolicyName:`, the document); with a flag, rows of
+    /// UserName, PolicyName, PolicyDocument.
+    #[command(flatten)]
+    pub output: crate::listing_output::OutputFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ListBucketsArgs {
+    /// Only these buckets.
+    #[arg(value_name = "BUCKET")]
+    pub buckets: Vec<String>,
+    /// Include each bucket's region, ACL, public access block and website (more AWS calls).
+    #[arg(long)]
+    pub details: bool,
+    #[command(flatten)]
+    pub output: crate::listing_output::OutputFlags,
 }

@@ -26,6 +26,7 @@ mod endpoint;
 mod env;
 pub mod error;
 mod files;
+mod listing_output;
 mod output;
 mod plugin;
 mod policy_input;
@@ -104,5 +105,13 @@ fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::DeleteUser(args) => commands::delete_user::run(args, &cli.aws),
         cli::Command::Rotate(args) => commands::rotate::run(args, &cli.aws),
         cli::Command::Exec(args) => commands::exec::run(args, &cli.aws),
+        cli::Command::Whoami => commands::whoami::run(&cli.aws),
+        cli::Command::List(args) => commands::list::run(args, &cli.aws),
+        cli::Command::ListUsers(args) => commands::listings::list_users(args, &cli.aws),
+        cli::Command::ListRoles(args) => commands::listings::list_roles(args, &cli.aws),
+        cli::Command::ListUserPolicies(args) => {
+            commands::listings::list_user_policies(args, &cli.aws)
+        }
+        cli::Command::ListBuckets(args) => commands::listings::list_buckets(args, &cli.aws),
     }
 }

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod plan_delete;
 pub mod policy;
 pub mod policy_grammar;
+pub mod policy_reading;
 pub mod preconditions;
 pub mod request;
 pub mod role;

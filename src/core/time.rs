@@ -85,3 +85,35 @@ mod tests {
         assert_eq!(from_unix_seconds(5), Some(at(5)));
     }
 }
+
+/// `2026-01-01 12:00:00.123456+00:00`: how s3-credentials prints AWS timestamps (Python's
+/// `str(datetime)`), which its listing commands' users' scripts parse. Microseconds only when set.
+pub fn python_datetime(time: SystemTime) -> Result<String> {
+    let text = rfc3339(time)?;
+    let micros = time
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_micros())
+        .unwrap_or(0);
+    let base = text.trim_end_matches('Z').replacen('T', " ", 1);
+    Ok(if micros == 0 {
+        format!("{base}+00:00")
+    } else {
+        format!("{base}.{micros:06}+00:00")
+    })
+}
+
+#[cfg(test)]
+mod python_tests {
+    use super::*;
+
+    #[test]
+    fn python_datetime_matches_str_of_an_aware_datetime() {
+        let time = UNIX_EPOCH + Duration::from_micros(1_636_600_000_582_495);
+        assert_eq!(
+            python_datetime(time).unwrap(),
+            "2021-11-11 03:06:40.582495+00:00"
+        );
+        let whole = UNIX_EPOCH + Duration::from_secs(1_636_600_000);
+        assert_eq!(python_datetime(whole).unwrap(), "2021-11-11 03:06:40+00:00");
+    }
+}
