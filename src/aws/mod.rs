@@ -8,3 +8,4 @@ pub mod timeouts;
 pub mod transport;
 
 pub use clients::*;
+pub mod objects;

@@ -4,6 +4,7 @@
 
 pub mod duration;
 pub mod names;
+pub mod objects;
 pub mod plan;
 pub mod policy;
 pub mod policy_grammar;
