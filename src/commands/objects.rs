@@ -156,7 +156,7 @@ pub fn get_objects(args: &GetObjectsArgs, aws: &AwsOptions) -> Result<()> {
             .unwrap_or_default()
     );
     let progress = Progress::new(args.silent, &label, total_bytes, Some(jobs.len()));
-    let count = jobs.len();
+    let count = jobs.len() + failures.len();
     let results = block_on(
         stream::iter(jobs)
             .map(|(key, _, path)| {
@@ -187,7 +187,7 @@ pub fn get_objects(args: &GetObjectsArgs, aws: &AwsOptions) -> Result<()> {
     }
     eprintln!(
         "downloaded {done} of {} file{} ({}) into {}",
-        count + failures.iter().filter(|(_, e)| e.exit_code() == 3).count(),
+        count,
         if count == 1 { "" } else { "s" },
         format_bytes(bytes),
         root.display()
