@@ -309,6 +309,22 @@ fn put_object_and_get_object() {
         ],
     )
     .assert_failure(3, "/nonexistent/dir: cannot read");
+    let missing_bucket = s3c(
+        &moto.url,
+        &[
+            "put-objects",
+            "no-such-bucket",
+            page.to_str().unwrap(),
+            saved.to_str().unwrap(),
+        ],
+    );
+    missing_bucket.assert_failure(5, "NoSuchBucket");
+    assert_eq!(
+        missing_bucket.stderr.matches("NoSuchBucket").count(),
+        1,
+        "{}",
+        missing_bucket.stderr
+    );
     assert_eq!(
         keys(&aws, "single").len(),
         3,

@@ -93,6 +93,9 @@ async fn download_to_file(
 pub fn get_objects(args: &GetObjectsArgs, aws: &AwsOptions) -> Result<()> {
     let s3 = s3_client(&args.bucket, &args.credentials, aws)?;
     let bucket = args.bucket.as_str();
+    block_on(crate::aws::objects::bucket::refuse_missing_bucket(
+        &s3, bucket,
+    ))??;
     // As the Python tool: the named keys, plus every key (or every key matching a pattern) when no
     // key is named or patterns are given.
     let mut wanted: Vec<(String, Option<u64>)> =
@@ -327,6 +330,9 @@ pub fn put_objects(args: &PutObjectsArgs, aws: &AwsOptions) -> Result<()> {
     );
     let progress = Progress::new(args.silent, &label, Some(total), Some(count));
     let bucket = args.bucket.as_str();
+    block_on(crate::aws::objects::bucket::refuse_missing_bucket(
+        &s3, bucket,
+    ))??;
     let results = block_on(
         stream::iter(files)
             .map(|(path, key, _)| {

@@ -26,6 +26,16 @@ pub async fn require_bucket(s3: &Client, bucket: &str) -> Result<()> {
     }
 }
 
+/// Stop before a multi-file transfer when the bucket does not exist, rather than failing every file.
+/// Only "missing" stops it: credentials that may write objects but not list the bucket (write-only
+/// keys) get a 403 from HeadBucket and go on.
+pub async fn refuse_missing_bucket(s3: &Client, bucket: &str) -> Result<()> {
+    match require_bucket(s3, bucket).await {
+        Err(error @ Error::Aws { .. }) if error.to_string().contains("NoSuchBucket") => Err(error),
+        _ => Ok(()),
+    }
+}
+
 /// The bucket policy, parsed; AWS stores it as text.
 pub async fn get_policy(s3: &Client, bucket: &str) -> Result<Value> {
     let answer = s3
