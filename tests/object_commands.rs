@@ -355,8 +355,17 @@ fn a_large_upload_goes_up_in_parts_from_standard_input_and_comes_back_identical(
     let data = generated(64 * 1024 * 1024 + 12_345);
     let put = run({
         let mut c = s3creds(&proxy.url, &Keys::dummy());
-        c.args(["put-object", "large", "big.bin", "-"])
-            .write_stdin(data.clone());
+        // 64 MiB through the Python proxy into moto is slow on a loaded machine: allow a minute of
+        // silence rather than the 10 s default, which is about stuck endpoints, not throughput.
+        c.args([
+            "put-object",
+            "large",
+            "big.bin",
+            "-",
+            "--read-timeout",
+            "60s",
+        ])
+        .write_stdin(data.clone());
         c
     });
     put.assert_success();
