@@ -32,6 +32,7 @@ need python3 python3
 need node nodejs
 need npm npm
 need curl curl
+need script bsdutils                         # a pseudo-terminal for the progress bar tests
 need keyctl keyutils                         # the kernel keyring, for the serve cache tests
 need gnome-keyring-daemon gnome-keyring      # a Secret Service, for the serve cache tests
 need dbus-run-session dbus                   # a private D-Bus session for gnome-keyring

@@ -62,6 +62,32 @@ pub enum Command {
     ListUserPolicies(ListUserPoliciesArgs),
     /// List S3 buckets (as s3-credentials list-buckets).
     ListBuckets(ListBucketsArgs),
+    /// List the contents of a bucket (JSON, or --nl / --csv / --tsv).
+    ListBucket(ListBucketArgs),
+    /// Print a bucket's policy as JSON.
+    GetBucketPolicy(BucketArgs),
+    /// Set a bucket's policy from a file, or let anyone GET its objects (--allow-all-get).
+    SetBucketPolicy(SetBucketPolicyArgs),
+    /// Print a bucket's public access block as JSON.
+    GetPublicAccessBlock(BucketArgs),
+    /// Change a bucket's public access block settings (unnamed settings keep their values).
+    SetPublicAccessBlock(SetPublicAccessBlockArgs),
+    /// Print a bucket's CORS rules as JSON.
+    GetCorsPolicy(BucketArgs),
+    /// Set a bucket's CORS rule (default: GET from any origin).
+    SetCorsPolicy(SetCorsPolicyArgs),
+    /// Print a bucket's ACL, policy status and public access block.
+    DebugBucket(BucketArgs),
+    /// Download one object to standard output or a file.
+    GetObject(GetObjectArgs),
+    /// Download many objects (all, named keys, or --pattern globs) into a folder, concurrently.
+    GetObjects(GetObjectsArgs),
+    /// Upload a file (or standard input with -) as one object; multipart above 8 MiB.
+    PutObject(PutObjectArgs),
+    /// Upload files and folders (recursively), concurrently.
+    PutObjects(PutObjectsArgs),
+    /// Delete named keys, or every key under --prefix.
+    DeleteObjects(DeleteObjectsArgs),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -585,4 +611,261 @@ pub struct ListBucketsArgs {
     pub details: bool,
     #[command(flatten)]
     pub output: crate::listing_output::OutputFlags,
+}
+
+/// Credentials for the bucket and object commands, as the Python tool takes them: a file that `create`
+/// printed, or the keys themselves. Without any, the usual AWS configuration is used.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CredentialArgs {
+    /// A JSON or INI credentials file as `create` prints it (`-` for standard input).
+    #[arg(short = 'a', long = "auth", value_name = "FILE|-",
+          conflicts_with_all = ["access_key", "secret_key", "session_token"])]
+    pub auth: Option<String>,
+    /// AWS access key ID.
+    #[arg(long, value_name = "KEY")]
+    pub access_key: Option<String>,
+    /// AWS secret access key. Visible to every user in `ps`: prefer -a FILE or AWS_SECRET_ACCESS_KEY.
+    #[arg(long, value_name = "SECRET", value_parser = secret_arg, requires = "access_key")]
+    pub secret_key: Option<crate::secret::Secret>,
+    /// AWS session token. Visible to every user in `ps`: prefer -a FILE or AWS_SESSION_TOKEN.
+    #[arg(long, value_name = "TOKEN", value_parser = secret_arg, requires = "secret_key")]
+    pub session_token: Option<crate::secret::Secret>,
+}
+
+/// Secrets from the command line are held as [`crate::secret::Secret`] at once, so `Debug` of the
+/// parsed arguments never shows them.
+fn secret_arg(text: &str) -> Result<crate::secret::Secret, String> {
+    Ok(crate::secret::Secret::new(text))
+}
+
+/// Python `click`'s BOOLEAN values: true/false, 1/0, yes/no, y/n, on/off, t/f (any case).
+fn click_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" | "on" | "t" => Ok(true),
+        "false" | "0" | "no" | "n" | "off" | "f" => Ok(false),
+        _ => Err(format!("{text:?} is not a boolean (true or false)")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BucketArgs {
+    /// The bucket.
+    #[arg(value_name = "BUCKET")]
+    pub bucket: String,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListBucketArgs {
+    /// The bucket.
+    #[arg(value_name = "BUCKET")]
+    pub bucket: String,
+    /// List keys starting with this prefix.
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Add a URL field to each key.
+    #[arg(long)]
+    pub urls: bool,
+    /// Output newline-delimited JSON.
+    #[arg(long, conflicts_with_all = ["csv", "tsv"])]
+    pub nl: bool,
+    /// Output CSV.
+    #[arg(long, conflicts_with = "tsv")]
+    pub csv: bool,
+    /// Output TSV.
+    #[arg(long)]
+    pub tsv: bool,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetBucketPolicyArgs {
+    /// The bucket.
+    #[arg(value_name = "BUCKET")]
+    pub bucket: String,
+    /// The policy document (JSON file, or - for standard input).
+    #[arg(long, value_name = "FILE|-", conflicts_with = "allow_all_get")]
+    pub policy_file: Option<String>,
+    /// Let anyone on the internet GET every object (s3:GetObject for Principal *).
+    #[arg(long)]
+    pub allow_all_get: bool,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetPublicAccessBlockArgs {
+    /// The bucket.
+    #[arg(value_name = "BUCKET")]
+    pub bucket: String,
+    /// Block public ACLs for the bucket (true/false).
+    #[arg(long, value_name = "BOOLEAN", value_parser = click_bool)]
+    pub block_public_acls: Option<bool>,
+    /// Ignore public ACLs for the bucket (true/false).
+    #[arg(long, value_name = "BOOLEAN", value_parser = click_bool)]
+    pub ignore_public_acls: Option<bool>,
+    /// Block public bucket policies (true/false).
+    #[arg(long, value_name = "BOOLEAN", value_parser = click_bool)]
+    pub block_public_policy: Option<bool>,
+    /// Restrict public buckets (true/false).
+    #[arg(long, value_name = "BOOLEAN", value_parser = click_bool)]
+    pub restrict_public_buckets: Option<bool>,
+    /// Set all four to false (allows full public access).
+    #[arg(long, conflicts_with_all = ["block_public_acls", "ignore_public_acls",
+                                      "block_public_policy", "restrict_public_buckets"])]
+    pub allow_public_access: bool,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// `-h` is `--allowed-header` here, as in the Python tool, so help is `--help` only.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct SetCorsPolicyArgs {
+    /// The bucket.
+    #[arg(value_name = "BUCKET")]
+    pub bucket: String,
+    /// Allowed method, e.g. GET (repeatable; default GET).
+    #[arg(short = 'm', long = "allowed-method", value_name = "METHOD")]
+    pub allowed_methods: Vec<String>,
+    /// Allowed header, e.g. Authorization (repeatable).
+    #[arg(short = 'h', long = "allowed-header", value_name = "HEADER")]
+    pub allowed_headers: Vec<String>,
+    /// Allowed origin, e.g. https://www.example.com/ (repeatable; default *).
+    #[arg(short = 'o', long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Header to expose, e.g. ETag (repeatable).
+    #[arg(short = 'e', long = "expose-header", value_name = "HEADER")]
+    pub expose_headers: Vec<String>,
+    /// How long browsers may cache preflight requests.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub max_age_seconds: Option<i64>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct GetObjectArgs {
+    /// The bucket.
+    #[arg(value_name = "BUCKET")]
+    pub bucket: String,
+    /// The object's key.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Write to this file instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// No progress bar.
+    #[arg(short = 's', long)]
+    pub silent: bool,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GetObjectsArgs {
+    /// The bucket.
+    #[arg(value_name = "BUCKET")]
+    pub bucket: String,
+    /// Keys to download (default: every key, or those matching --pattern).
+    #[arg(value_name = "KEYS")]
+    pub keys: Vec<String>,
+    /// Write into this folder (default: the current folder).
+    #[arg(short = 'o', long, value_name = "DIRECTORY")]
+    pub output: Option<std::path::PathBuf>,
+    /// Glob pattern for keys to download, e.g. '*/*.js' (repeatable).
+    #[arg(short = 'p', long = "pattern", value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+    /// No progress bar.
+    #[arg(short = 's', long)]
+    pub silent: bool,
+    /// Downloads at once.
+    #[arg(long, value_name = "N", default_value_t = crate::core::objects::DEFAULT_CONCURRENCY,
+          value_parser = concurrency)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PutObjectArgs {
+    /// The bucket.
+    #[arg(value_name = "BUCKET")]
+    pub bucket: String,
+    /// The object's key.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// The file to upload, or - for standard input.
+    #[arg(value_name = "PATH")]
+    pub path: String,
+    /// Content-Type (default: guessed from the file name).
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// No progress bar.
+    #[arg(short = 's', long)]
+    pub silent: bool,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PutObjectsArgs {
+    /// The bucket.
+    #[arg(value_name = "BUCKET")]
+    pub bucket: String,
+    /// Files and folders to upload (folders recursively, keyed by their name).
+    #[arg(required = true, value_name = "OBJECTS")]
+    pub objects: Vec<std::path::PathBuf>,
+    /// Prefix for the keys in the bucket (a / is added if missing).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// No progress bar.
+    #[arg(short = 's', long)]
+    pub silent: bool,
+    /// Print what would be uploaded where; upload nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Uploads at once.
+    #[arg(long, value_name = "N", default_value_t = crate::core::objects::DEFAULT_CONCURRENCY,
+          value_parser = concurrency)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteObjectsArgs {
+    /// The bucket.
+    #[arg(value_name = "BUCKET")]
+    pub bucket: String,
+    /// Keys to delete.
+    #[arg(value_name = "KEYS")]
+    pub keys: Vec<String>,
+    /// Delete every key starting with this prefix ('' with --all: everything).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Confirm that --prefix '' is meant to delete every object in the bucket.
+    #[arg(long, requires = "prefix")]
+    pub all: bool,
+    /// No informational output.
+    #[arg(short = 's', long)]
+    pub silent: bool,
+    /// Print the keys that would be deleted; delete nothing.
+    #[arg(short = 'd', long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// `--concurrency N`: 1 to 64 transfers at once.
+fn concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a number from 1 to 64")),
+    }
 }

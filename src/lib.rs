@@ -15,6 +15,7 @@
 
 #![deny(unsafe_code)]
 
+mod auth_input;
 mod aws;
 mod aws_config_file;
 mod cache;
@@ -30,6 +31,7 @@ mod listing_output;
 mod output;
 mod plugin;
 mod policy_input;
+mod progress;
 mod request;
 mod secret;
 mod usage;
@@ -113,5 +115,22 @@ fn run(cli: cli::Cli) -> Result<()> {
             commands::listings::list_user_policies(args, &cli.aws)
         }
         cli::Command::ListBuckets(args) => commands::listings::list_buckets(args, &cli.aws),
+        cli::Command::ListBucket(args) => commands::bucket::list_bucket(args, &cli.aws),
+        cli::Command::GetBucketPolicy(args) => commands::bucket::get_bucket_policy(args, &cli.aws),
+        cli::Command::SetBucketPolicy(args) => commands::bucket::set_bucket_policy(args, &cli.aws),
+        cli::Command::GetPublicAccessBlock(args) => {
+            commands::bucket::get_public_access_block(args, &cli.aws)
+        }
+        cli::Command::SetPublicAccessBlock(args) => {
+            commands::bucket::set_public_access_block(args, &cli.aws)
+        }
+        cli::Command::GetCorsPolicy(args) => commands::bucket::get_cors_policy(args, &cli.aws),
+        cli::Command::SetCorsPolicy(args) => commands::bucket::set_cors_policy(args, &cli.aws),
+        cli::Command::DebugBucket(args) => commands::bucket::debug_bucket(args, &cli.aws),
+        cli::Command::GetObject(args) => commands::objects::get_object(args, &cli.aws),
+        cli::Command::GetObjects(args) => commands::objects::get_objects(args, &cli.aws),
+        cli::Command::PutObject(args) => commands::objects::put_object(args, &cli.aws),
+        cli::Command::PutObjects(args) => commands::objects::put_objects(args, &cli.aws),
+        cli::Command::DeleteObjects(args) => commands::objects::delete_objects(args, &cli.aws),
     }
 }

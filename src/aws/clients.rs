@@ -103,6 +103,15 @@ impl AwsClients {
     /// Load the shared AWS configuration. This reads files and the environment but makes no network call:
     /// credentials are resolved lazily on the first request. Fails only on invalid timeouts.
     pub async fn load(options: &AwsOptions) -> Result<AwsClients> {
+        AwsClients::load_with_credentials(options, None).await
+    }
+
+    /// [`AwsClients::load`], authenticating with the given static keys instead of the credential chain
+    /// when there are some (the object commands' `-a/--auth`, `--access-key`...).
+    pub async fn load_with_credentials(
+        options: &AwsOptions,
+        credentials: Option<aws_credential_types::Credentials>,
+    ) -> Result<AwsClients> {
         let timeouts = Timeouts::resolve(options)?;
         crate::aws::transport::note_context(timeouts, options.profile.clone());
         let mut profile_region = aws_config::profile::ProfileFileRegionProvider::builder();
@@ -130,6 +139,9 @@ impl AwsClients {
         }
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
+        }
+        if let Some(credentials) = credentials {
+            loader = loader.credentials_provider(credentials);
         }
         let config = loader.load().await;
         let s3_path_style = options.endpoint_url.is_some()

@@ -9,3 +9,4 @@ pub mod transport;
 
 pub use clients::*;
 pub mod inventory;
+pub mod objects;

@@ -1,11 +1,13 @@
 //! One module per subcommand.
 
+pub mod bucket;
 pub mod cache;
 pub mod create;
 pub mod delete_user;
 pub mod exec;
 pub mod list;
 pub mod listings;
+pub mod objects;
 pub mod plugin;
 pub mod policy;
 pub mod profile;

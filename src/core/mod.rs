@@ -5,6 +5,7 @@
 pub mod duration;
 pub mod expiry;
 pub mod names;
+pub mod objects;
 pub mod plan;
 pub mod plan_delete;
 pub mod policy;

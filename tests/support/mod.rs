@@ -635,3 +635,28 @@ fn sorted_tags(tags: &[aws_sdk_iam::types::Tag]) -> Vec<(String, String)> {
     tags.sort();
     tags
 }
+
+/// The Python tool `s3-credentials` 0.17 (installed in .venv by scripts/setup-test-env.sh) pointed at
+/// `endpoint` as `keys`, for side-by-side comparisons.
+pub fn upstream(endpoint: &str, keys: &Keys, args: &[&str]) -> Outcome {
+    let binary = venv_tool("s3-credentials", "S3CREDS_TEST_UPSTREAM");
+    let mut command = Command::new(binary);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .env("AWS_CONFIG_FILE", "/nonexistent/s3creds-test/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/s3creds-test/credentials",
+        )
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", &keys.id)
+        .env("AWS_SECRET_ACCESS_KEY", &keys.secret)
+        .stdin(Stdio::null());
+    run_std(&mut command)
+}
