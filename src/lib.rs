@@ -7,7 +7,8 @@
 //!   AWS reports. No I/O (enforced by `tests/layering.rs`).
 //! * `request`: the command line into `core`'s request types; `policy_input` reads `--policy` and
 //!   `--statement` (bounded, exact JSON).
-//! * `aws`: configuration, clients, and `apply`, the only code that changes AWS.
+//! * `aws`: configuration, clients, `apply` (the only code that changes IAM and STS state: `create`,
+//!   `delete-user`, `rotate`), `inventory` (read-only listings) and `objects` (bucket and object commands).
 //! * `cache`: the credential cache (keyring, index, single flight).
 //! * `plugin`: presets and formats from dynamic libraries; `plugin::loader` is the only `unsafe` code.
 //! * `output`, `credentials`, `secret`, `error`, `env`, `aws_config_file`: shared pieces.

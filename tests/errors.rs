@@ -250,11 +250,11 @@ fn an_option_of_another_command_is_named_as_such() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["policy", "b", "--duration", "1h"],
-            "`--duration` is an option of `create`, `serve` and `profile add`, not of `policy`",
+            "`--duration` is an option of `create`, `serve`, `profile add` and `exec`, not of `policy`",
         ),
         (
             &["policy", "b", "--duration=1h"],
-            "`--duration` is an option of `create`, `serve` and `profile add`, not of `policy`",
+            "`--duration` is an option of `create`, `serve`, `profile add` and `exec`, not of `policy`",
         ),
         (
             &["policy", "b", "--format", "ini"],
@@ -262,7 +262,7 @@ fn an_option_of_another_command_is_named_as_such() {
         ),
         (
             &["policy", "b", "--dry-run"],
-            "`--dry-run` is an option of `create` and `delete-user`, not of `policy`",
+            "`--dry-run` is an option of `create`, `delete-user`, `put-objects` and `delete-objects`, not of `policy`",
         ),
         (
             &["policy", "b", "--username", "u"],
@@ -270,7 +270,7 @@ fn an_option_of_another_command_is_named_as_such() {
         ),
         (
             &["policy", "b", "--no-cache"],
-            "`--no-cache` is an option of `serve` and `profile add`, not of `policy`",
+            "`--no-cache` is an option of `serve`, `profile add` and `exec`, not of `policy`",
         ),
         (
             &["--region", "eu-west-1", "cache", "list", "--read-only"],
@@ -286,11 +286,11 @@ fn an_option_of_another_command_is_named_as_such() {
         ),
         (
             &["plugin", "list", "--silent"],
-            "`--silent` is an option of `create`, `delete-user` and `rotate`, not of `plugin list`",
+            "`--silent` is an option of `create`, `delete-user`, `rotate`, `get-object`, `get-objects`, `put-object`, `put-objects` and `delete-objects`, not of `plugin list`",
         ),
         (
             &["create", "b", "--refresh-window", "5m"],
-            "`--refresh-window` is an option of `serve` and `profile add`, not of `create`",
+            "`--refresh-window` is an option of `serve`, `profile add` and `exec`, not of `create`",
         ),
     ];
     for (args, expected) in cases {

@@ -9,7 +9,7 @@ use endpoint_support::{consumers, expected_body, rust_consumer_body, Fixture};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::run_std;
 
 const BUCKET: &str = "http-bucket";
@@ -293,29 +293,23 @@ fn a_non_loopback_listen_needs_the_flag() {
 }
 
 #[test]
-fn answers_from_memory_are_fast() {
+fn fifty_requests_are_answered_from_one_assume_role() {
     let f = Fixture::new(BUCKET);
     let server = Server::start(&f, &[]);
     let address = server.address();
     let token = server.var("AWS_CONTAINER_AUTHORIZATION_TOKEN").to_string();
-    let mut times = Vec::new();
+    let mut bodies = Vec::new();
     for _ in 0..50 {
-        let started = Instant::now();
-        let (status, _, _) = get(
+        let (status, _, body) = get(
             &address,
             "/credentials",
             &format!("Authorization: {token}\r\n"),
         );
-        times.push(started.elapsed());
         assert_eq!(status, 200);
+        bodies.push(body);
     }
-    times.sort();
-    // A debug build on a loaded machine: a generous bound that a keyring read or an AWS call per
-    // request would still break (the benchmark measures the release build).
-    assert!(
-        times[25] < Duration::from_millis(20),
-        "median {:?}",
-        times[25]
-    );
+    // Speed is for scripts/bench-exec.sh; here: every answer is the same credentials.
+    bodies.dedup();
+    assert_eq!(bodies.len(), 1, "the credentials changed between requests");
     assert_eq!(f.assumed(), 1);
 }

@@ -52,9 +52,11 @@ impl KernelKeyring {
     }
 }
 
+/// A session keyring that is not the user session keyring. When the user session keyring cannot be
+/// had (a full key quota prevents the kernel from creating it), the session keyring cannot be it.
 fn is_own_session(session: KeyRing) -> bool {
     KeyRing::from_special_id(KeyRingIdentifier::UserSession, false)
-        .is_ok_and(|user_session| user_session != session)
+        .map_or(true, |user_session| user_session != session)
 }
 
 impl Backend for KernelKeyring {
