@@ -56,7 +56,8 @@ impl KernelKeyring {
 /// had (a full key quota prevents the kernel from creating it), the session keyring cannot be it.
 fn is_own_session(session: KeyRing) -> bool {
     KeyRing::from_special_id(KeyRingIdentifier::UserSession, false)
-        .map_or(true, |user_session| user_session != session)
+        .ok()
+        .is_none_or(|user_session| user_session != session)
 }
 
 impl Backend for KernelKeyring {
