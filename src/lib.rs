@@ -37,7 +37,6 @@ mod request;
 mod secret;
 mod usage;
 
-use clap::Parser;
 use error::{exit_code, Result};
 use std::ffi::OsString;
 use std::process::ExitCode;
