@@ -13,18 +13,10 @@ pub const CONCURRENT_USERS: usize = 8;
 
 /// The tags of a user as s3creds reads them: `None` when it does not manage the user.
 pub async fn managed_tags(aws: &AwsClients, user_name: &str) -> Result<Option<ManagedTags>> {
-    let tags = aws
-        .iam
-        .list_user_tags()
-        .user_name(user_name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(call_error(&format!("ListUserTags {user_name}")))?;
+    let tags = crate::aws::inventory::user_tags(aws, user_name).await?;
     Ok(ManagedTags::from_tags(
-        tags.iter().map(|t| (t.key(), t.value())),
+        tags.iter()
+            .map(|(key, value)| (key.as_str(), value.as_str())),
     ))
 }
 

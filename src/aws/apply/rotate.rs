@@ -3,43 +3,38 @@
 //! any step leaves at least one working key.
 
 use super::{iam, sts, Progress};
+use crate::aws::inventory::KeyUse;
 use crate::aws::{call_error, AwsClients};
 use crate::core::rotate::{KeyFacts, Rotation};
 use crate::credentials::AccessKey;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::time::{Duration, SystemTime};
 
-/// The user's keys, with when and where each was last used.
+/// The user's keys, with when and where each was last used (the reads `list` makes too).
 pub async fn keys(aws: &AwsClients, user_name: &str) -> Result<Vec<KeyFacts>> {
-    let listed = iam::list_access_keys(aws, user_name).await?;
-    futures::future::try_join_all(listed.into_iter().map(|key| async move {
-        let output = aws
-            .iam
-            .get_access_key_last_used()
-            .access_key_id(&key.access_key_id)
-            .send()
-            .await
-            .map_err(call_error(&format!(
-                "GetAccessKeyLastUsed {}",
-                key.access_key_id
-            )))?;
-        let used = output.access_key_last_used();
-        let last_used = used
-            .and_then(|u| u.last_used_date())
-            .and_then(|d| SystemTime::try_from(*d).ok());
-        // AWS says "N/A" for a key never used.
-        let last_used_service = used
-            .map(|u| u.service_name().to_string())
-            .filter(|s| last_used.is_some() && !s.is_empty() && s != "N/A");
-        Ok::<_, Error>(KeyFacts {
-            access_key_id: key.access_key_id,
-            active: key.status == "Active",
-            created: key.created,
-            last_used,
-            last_used_service,
+    let keys = crate::aws::inventory::access_keys(aws, user_name).await?;
+    Ok(keys
+        .into_iter()
+        .map(|KeyUse { key, last_used }| {
+            let used = last_used.as_ref();
+            let last_used = used
+                .and_then(|u| u.last_used_date())
+                .and_then(|d| SystemTime::try_from(*d).ok());
+            // AWS says "N/A" for a key never used.
+            let last_used_service = used
+                .map(|u| u.service_name().to_string())
+                .filter(|s| last_used.is_some() && !s.is_empty() && s != "N/A");
+            KeyFacts {
+                access_key_id: key.access_key_id().unwrap_or("?").to_string(),
+                active: key.status().is_some_and(|s| s.as_str() == "Active"),
+                created: key
+                    .create_date()
+                    .and_then(|d| SystemTime::try_from(*d).ok()),
+                last_used,
+                last_used_service,
+            }
         })
-    }))
-    .await
+        .collect())
 }
 
 /// The new key, and whether it authenticated within the wait.
