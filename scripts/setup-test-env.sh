@@ -5,7 +5,9 @@
 #   .venv/               moto[server] (the AWS API on loopback), s3-credentials 0.17 (upstream, for
 #                        benchmarks), awscli + boto3 (real credential consumers)
 #   tests/iam-sim/node_modules   @cloud-copilot/iam-simulate (the independent IAM policy evaluator)
-#   apt: keyutils, gnome-keyring, dbus (real keyrings for the credential cache tests)
+#   apt: keyutils, gnome-keyring, dbus (real keyrings for the credential cache tests), zsh, fish
+#        (completion tests; bash is there already), man-db (the man page tests)
+#   rustup: rustfmt and clippy (checked by scripts/test.sh); cargo-nextest is used when present
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -36,6 +38,22 @@ need script bsdutils                         # a pseudo-terminal for the progres
 need keyctl keyutils                         # the kernel keyring, for the serve cache tests
 need gnome-keyring-daemon gnome-keyring      # a Secret Service, for the serve cache tests
 need dbus-run-session dbus                   # a private D-Bus session for gnome-keyring
+need zsh zsh                                 # shells that load `s3creds completions`
+need fish fish
+need man man-db                              # `man -l` renders `s3creds man` pages
+
+# scripts/test.sh checks formatting and lints: the components must be there, or be installed here.
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        if command -v rustup >/dev/null 2>&1; then
+            say "installing the $component component with rustup"
+            rustup component add "$component"
+        else
+            say "error: cargo $component is missing and there is no rustup to install it"
+            exit 1
+        fi
+    fi
+done
 
 if [[ ! -x .venv/bin/python ]]; then
     say "creating .venv"

@@ -37,6 +37,25 @@ fn section_name(line: &str) -> Option<String> {
     Some(inner.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// The profile names a config file (`is_config`: `[default]`, `[profile NAME]`; `sso-session` and
+/// other sections are not profiles) or a shared credentials file (`[NAME]`) defines, in file order.
+pub fn profile_names(text: &str, is_config: bool) -> Vec<String> {
+    text.lines()
+        .filter(|line| line.trim_start().starts_with('['))
+        .filter_map(section_name)
+        .filter_map(|name| {
+            if !is_config {
+                return Some(name);
+            }
+            match name.strip_prefix("profile ") {
+                Some(profile) => Some(profile.to_string()),
+                None => (name == "default").then_some(name),
+            }
+        })
+        .filter(|name| !name.is_empty() && !name.contains(char::is_whitespace))
+        .collect()
+}
+
 /// The byte range of the section named like `header`: from its header line to the end of its last
 /// setting. Blank lines and comments after the last setting are left out: they usually introduce the
 /// next section, and they must survive a replacement byte for byte.
@@ -125,6 +144,18 @@ pub fn section_value(text: &str, header: &str, key: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn profile_names_are_read_from_headers_only() {
+        let config = "[default]\nregion = x\n[profile dev]\n# [profile commented]\n\
+                      [sso-session corp]\n[ profile  spaced ]\n[services s]\n";
+        assert_eq!(
+            super::profile_names(config, true),
+            ["default", "dev", "spaced"]
+        );
+        let credentials = "[default]\naws_access_key_id = A\n[ci]\n";
+        assert_eq!(super::profile_names(credentials, false), ["default", "ci"]);
+    }
+
     use super::*;
 
     const CONFIG: &str = "# my settings\n[default]\nregion = eu-west-1 # keep me\n\n[profile other]\noutput=json\r\n\n; comment\n[profile reports]\ncredential_process = old\n";

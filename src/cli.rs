@@ -38,6 +38,29 @@ enum ServeOnly {
 }
 
 impl Cli {
+    /// The whole command line definition (for completion and man pages).
+    pub fn definition() -> clap::Command {
+        <Cli as clap::CommandFactory>::command()
+    }
+
+    /// An AWS option given to a command where it does nothing: the option and the command's name.
+    pub fn refused_aws_option(&self) -> Option<(&'static str, &'static str)> {
+        let (refused, command) = match &self.command {
+            Command::Cache(args) => (&args.refused, "cache"),
+            Command::Plugin(args) => (&args.refused, "plugin"),
+            Command::Completions(args) => (&args.refused, "completions"),
+            Command::Man(args) => (&args.refused, "man"),
+            _ => return None,
+        };
+        let given = refused.first_given().or_else(|| {
+            // Given before the subcommand: the global options parsed into `aws`.
+            (self.aws != AwsOptions::default())
+                .then(|| AwsOptionsRefused::from(&self.aws).first_given())
+                .flatten()
+        })?;
+        Some((given, command))
+    }
+
     /// Parse the command line, taking the short way for `serve` (see [`ServeCli`]).
     pub fn parse_args(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
         if args.iter().skip(1).any(|arg| arg == "serve") {
@@ -59,6 +82,7 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create credentials scoped to the named buckets (permanent, or temporary with --duration).
+    #[command(after_help = CREATE_EXAMPLES)]
     Create(CreateArgs),
     /// Print the policy `create` would use, without calling AWS.
     Policy(PolicyArgs),
@@ -69,11 +93,15 @@ pub enum Command {
     #[command(subcommand)]
     Profile(ProfileCommand),
     /// Inspect or empty the credential cache of `serve`.
-    #[command(subcommand)]
-    Cache(CacheCommand),
+    Cache(CacheArgs),
     /// Install, list, inspect and remove plugins (presets and output formats).
-    #[command(subcommand)]
-    Plugin(PluginCommand),
+    Plugin(PluginArgs),
+    /// Print the shell code that sets up tab completion (bash, zsh, fish, powershell, elvish).
+    #[command(after_long_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Write the man pages of s3creds and every subcommand (or print s3creds(1) to standard output).
+    #[command(after_long_help = MAN_HELP)]
+    Man(ManArgs),
     /// Internal: render credentials (JSON on stdin) with a plugin format, isolated from `create`.
     #[command(name = "__format", hide = true)]
     FormatChild {
@@ -214,7 +242,8 @@ pub enum ProfileCommand {
     Add(ProfileAddArgs),
     /// Remove a profile written by `profile add`.
     Remove {
-        /// The profile name.
+        /// The profile to remove.
+        #[arg(value_name = "PROFILE", add = clap_complete::ArgValueCompleter::new(crate::completion::profile_names))]
         name: String,
         /// Remove it even if s3creds did not write it.
         #[arg(long)]
@@ -223,8 +252,16 @@ pub enum ProfileCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    long_about = "Add `[profile NEW_PROFILE]` to ~/.aws/config with `credential_process = \
+                  /abs/path/s3creds serve BUCKET...`.\n\n\
+                  NEW_PROFILE is the profile written, for programs to use (`aws --profile NEW_PROFILE`). \
+                  The global --profile is a different one: the identity `serve` fetches the scoped \
+                  credentials with, written into the credential_process line."
+)]
 pub struct ProfileAddArgs {
-    /// The profile name (used as `aws --profile NAME`).
+    /// The name of the profile to write (programs then use `--profile NEW_PROFILE`).
+    #[arg(value_name = "NEW_PROFILE")]
     pub name: String,
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -232,6 +269,139 @@ pub struct ProfileAddArgs {
     #[arg(long)]
     pub force: bool,
 }
+
+/// Where the AWS options would do nothing (`cache`, `plugin`, `completions`, `man`), this takes their
+/// place: the same names, hidden from help, so that the global options do not reach these commands and a
+/// use of one is refused (`Cli::refuse_aws_options`) instead of silently ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct AwsOptionsRefused {
+    #[arg(long, hide = true)]
+    profile: Option<String>,
+    #[arg(long, hide = true)]
+    region: Option<String>,
+    #[arg(long, hide = true)]
+    endpoint_url: Option<String>,
+    #[arg(long, hide = true)]
+    connect_timeout: Option<String>,
+    #[arg(long, hide = true)]
+    read_timeout: Option<String>,
+    #[arg(long, hide = true)]
+    operation_timeout: Option<String>,
+}
+
+impl From<&AwsOptions> for AwsOptionsRefused {
+    fn from(options: &AwsOptions) -> Self {
+        let AwsOptions {
+            profile,
+            region,
+            endpoint_url,
+            connect_timeout,
+            read_timeout,
+            operation_timeout,
+        } = options.clone();
+        AwsOptionsRefused {
+            profile,
+            region,
+            endpoint_url,
+            connect_timeout,
+            read_timeout,
+            operation_timeout,
+        }
+    }
+}
+
+impl AwsOptionsRefused {
+    /// The first option given, as typed on the command line.
+    pub fn first_given(&self) -> Option<&'static str> {
+        let AwsOptionsRefused {
+            profile,
+            region,
+            endpoint_url,
+            connect_timeout,
+            read_timeout,
+            operation_timeout,
+        } = self;
+        [
+            ("--profile", profile),
+            ("--region", region),
+            ("--endpoint-url", endpoint_url),
+            ("--connect-timeout", connect_timeout),
+            ("--read-timeout", read_timeout),
+            ("--operation-timeout", operation_timeout),
+        ]
+        .into_iter()
+        .find(|(_, value)| value.is_some())
+        .map(|(flag, _)| flag)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(flatten)]
+    pub refused: AwsOptionsRefused,
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginArgs {
+    #[command(flatten)]
+    pub refused: AwsOptionsRefused,
+    #[command(subcommand)]
+    pub command: PluginCommand,
+}
+
+/// The shells `completions` writes for (clap_complete's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write completion code for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+    #[command(flatten)]
+    pub refused: AwsOptionsRefused,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write s3creds.1 and one page per subcommand (s3creds-create.1, ...) into this folder, which
+    /// must exist. Without it, s3creds.1 goes to standard output.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub refused: AwsOptionsRefused,
+}
+
+const CREATE_EXAMPLES: &str = "\
+Examples:
+  s3creds create my-bucket                       an IAM user and access key for my-bucket (read-write)
+  s3creds create my-bucket --read-only --prefix reports/
+  s3creds create my-bucket --duration 1h         temporary credentials (STS AssumeRole)
+  s3creds create my-bucket --expires 30d         a permanent key that stops working in 30 days
+  s3creds create my-bucket --dry-run             every AWS call and policy, nothing changed
+  s3creds create new-bucket -c --format ini      create the bucket too; credentials as INI";
+
+const COMPLETIONS_HELP: &str = "\
+Set-up (the code calls s3creds back to complete, so profile names, presets and formats are current):
+  bash:        echo 'source <(s3creds completions bash)' >> ~/.bashrc
+  zsh:         echo 'source <(s3creds completions zsh)' >> ~/.zshrc
+  fish:        s3creds completions fish > ~/.config/fish/completions/s3creds.fish
+  powershell:  s3creds completions powershell | Out-String | Invoke-Expression   (in $PROFILE)
+  elvish:      eval (s3creds completions elvish | slurp)   (in ~/.config/elvish/rc.elv)";
+
+const MAN_HELP: &str = "\
+Install for your user:
+  mkdir -p ~/.local/share/man/man1 && s3creds man --dir ~/.local/share/man/man1
+Read one without installing:
+  s3creds man | man -l -";
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
@@ -254,12 +424,12 @@ pub enum PluginCommand {
     List,
     /// Load an installed plugin and describe it.
     Info {
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "NAME", add = clap_complete::ArgValueCompleter::new(crate::completion::plugin_names))]
         name: String,
     },
     /// Uninstall a plugin and delete its library.
     Remove {
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "NAME", add = clap_complete::ArgValueCompleter::new(crate::completion::plugin_names))]
         name: String,
     },
 }
@@ -291,7 +461,8 @@ pub struct PolicyOptions {
     pub statements: Vec<String>,
     /// Add the statements of an installed plugin's preset (repeatable), e.g. `textract`.
     /// See `s3creds plugin list`.
-    #[arg(long = "preset", value_name = "NAME")]
+    #[arg(long = "preset", value_name = "NAME",
+          add = clap_complete::ArgValueCompleter::new(crate::completion::preset_names))]
     pub presets: Vec<String>,
 }
 
@@ -322,7 +493,8 @@ pub struct CreateArgs {
     #[command(flatten)]
     pub policy: PolicyOptions,
     /// Output format of the credentials: json, ini, or a format of an installed plugin.
-    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    #[arg(long, value_name = "FORMAT", default_value = "json",
+          add = clap_complete::ArgValueCompleter::new(crate::completion::format_names))]
     pub format: String,
     /// Issue temporary credentials lasting this long: 900, 1200s, 15m, 1h ... 12h.
     #[arg(long, value_name = "DURATION")]
@@ -503,7 +675,8 @@ pub struct RotateArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub wait_timeout: String,
     /// Output format of the new key: json, ini, or a format of an installed plugin.
-    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    #[arg(long, value_name = "FORMAT", default_value = "json",
+          add = clap_complete::ArgValueCompleter::new(crate::completion::format_names))]
     pub format: String,
     /// Rotate a user that s3creds did not create (no s3creds:managed tag).
     #[arg(long)]

@@ -22,6 +22,7 @@ mod aws_config_file;
 mod cache;
 mod cli;
 mod commands;
+mod completion;
 pub mod core;
 mod credentials;
 mod endpoint;
@@ -48,6 +49,19 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // The shell asking for completions (see `commands::completions`): one environment lookup when not.
+    if std::env::var_os(completion::COMPLETE_VAR).is_some() {
+        let engine = clap_complete::CompleteEnv::with_factory(cli::Cli::definition)
+            .var(completion::COMPLETE_VAR);
+        match engine.try_complete(args.clone(), std::env::current_dir().ok().as_deref()) {
+            Ok(true) => return ExitCode::SUCCESS,
+            Ok(false) => {}
+            Err(error) => {
+                let _ = error.print();
+                return ExitCode::from(exit_code::USAGE);
+            }
+        }
+    }
     let cli = match cli::Cli::parse_args(&args) {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => {
@@ -77,6 +91,13 @@ where
             return ExitCode::from(exit_code::USAGE);
         }
     };
+    if let Some((flag, command)) = cli.refused_aws_option() {
+        eprintln!(
+            "error: {flag} does nothing for `s3creds {command}`\n\
+             hint: the AWS options belong to the commands that call AWS; leave it out"
+        );
+        return ExitCode::from(exit_code::USAGE);
+    }
     // A credential_process helper's stderr is read by SDKs: there, one line says it all.
     let one_line = matches!(cli.command, cli::Command::Serve(_));
     match run(cli) {
@@ -100,8 +121,10 @@ fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Serve(args) if args.http.http => commands::serve_http::run(args, &cli.aws),
         cli::Command::Serve(args) => commands::serve::run(args, &cli.aws),
         cli::Command::Profile(command) => commands::profile::run(command, &cli.aws),
-        cli::Command::Cache(command) => commands::cache::run(command),
-        cli::Command::Plugin(command) => commands::plugin::run(command),
+        cli::Command::Cache(args) => commands::cache::run(&args.command),
+        cli::Command::Plugin(args) => commands::plugin::run(&args.command),
+        cli::Command::Completions(args) => commands::completions::run(args),
+        cli::Command::Man(args) => commands::man::run(args),
         cli::Command::FormatChild { name } => plugin::resolve::format_child(name),
         cli::Command::Create(args) => commands::create::run(args, &cli.aws),
         cli::Command::DeleteUser(args) => commands::delete_user::run(args, &cli.aws),

@@ -67,7 +67,7 @@ fn commands_with_option(name: &str) -> Vec<String> {
                 walk(sub, &path, name, found);
             } else if sub
                 .get_arguments()
-                .any(|a| a.get_long() == Some(name) && !a.is_global_set())
+                .any(|a| a.get_long() == Some(name) && !a.is_global_set() && !a.is_hide_set())
             {
                 found.push(path);
             }

@@ -214,6 +214,8 @@ fn resolve_with_aws_config(vars: &[(String, String)]) -> String {
         .unwrap();
     runtime.block_on(async {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            // The SDK's default HTTPS client is not compiled in (see src/aws/https.rs); loopback is HTTP.
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
             .profile_name("reports")
             .load()
             .await;

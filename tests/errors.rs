@@ -332,3 +332,72 @@ fn serve_usage_errors_are_one_line_too() {
         assert!(text.contains(expected), "{args:?}: {text}");
     }
 }
+
+fn help_of(args: &[&str]) -> String {
+    let output = support::bare_s3creds().args(args).output().unwrap();
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The text of `--help` from one heading (e.g. "AWS options:") to the next blank line.
+fn section<'a>(help: &'a str, heading: &str) -> &'a str {
+    let start = help
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?} in:\n{help}"));
+    let rest = &help[start..];
+    &rest[..rest.find("\n\n").unwrap_or(rest.len())]
+}
+
+#[test]
+fn help_keeps_aws_options_apart_and_shows_examples() {
+    let create = help_of(&["create", "--help"]);
+    let own = section(&create, "Options:");
+    let aws = section(&create, "AWS options:");
+    assert!(own.contains("--read-only") && !own.contains("--profile"), "{create}");
+    assert!(aws.contains("--profile") && aws.contains("--endpoint-url"), "{create}");
+    assert!(!aws.contains("--read-only"), "{create}");
+    assert!(create.contains("Examples:") && create.contains("s3creds create my-bucket --duration 1h"));
+
+    // Where the AWS options do nothing, help does not offer them.
+    for args in [
+        &["cache", "--help"][..],
+        &["cache", "list", "--help"],
+        &["plugin", "--help"],
+        &["plugin", "install", "--help"],
+        &["completions", "--help"],
+        &["man", "--help"],
+    ] {
+        let help = help_of(args);
+        for option in ["--profile", "--region", "--endpoint-url", "--read-timeout"] {
+            assert!(!help.contains(option), "{args:?} offers {option}:\n{help}");
+        }
+    }
+
+    // `profile add`: the profile written and the identity used are told apart.
+    let add = help_of(&["profile", "add", "--help"]);
+    assert!(add.contains("<NEW_PROFILE>"), "{add}");
+    assert!(add.contains("The global --profile is a different one"), "{add}");
+}
+
+#[test]
+fn aws_options_are_refused_where_they_do_nothing() {
+    for args in [
+        &["--profile", "x", "cache", "list"][..],
+        &["cache", "--region", "eu-west-1", "list"],
+        &["plugin", "--endpoint-url", "http://127.0.0.1:1", "list"],
+        &["completions", "bash", "--profile", "x"],
+        &["man", "--read-timeout", "5s"],
+    ] {
+        let output = support::bare_s3creds().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("does nothing for `s3creds "), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    // After a subcommand of `cache`, the option is simply not one of its options.
+    let output = support::bare_s3creds()
+        .args(["cache", "list", "--profile", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}

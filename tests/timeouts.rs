@@ -324,7 +324,7 @@ fn zero_huge_or_malformed_timeouts_are_refused_before_any_call() {
     let cache = tempfile::tempdir().unwrap();
     // (options, an environment variable to set, what the error must name)
     type Case<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, &'a str);
-    let cases: [Case; 7] = [
+    let cases: [Case<'_>; 7] = [
         (&["--operation-timeout", "0"], None, "--operation-timeout"),
         (
             &["--read-timeout", "18446744073709551615"],

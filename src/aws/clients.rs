@@ -15,18 +15,23 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use crate::core::plan::FALLBACK_REGION;
 
-/// The AWS options every command that talks to AWS accepts.
+/// The AWS options every command that talks to AWS accepts. They are global (accepted before or after
+/// the subcommand) and shown under their own heading; `cli::AwsOptionsRefused` takes their place in the
+/// commands where they would do nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "AWS options")]
 pub struct AwsOptions {
-    /// Use this profile from ~/.aws/config (default: $AWS_PROFILE, else "default").
-    #[arg(long, value_name = "NAME", global = true)]
+    /// The AWS profile to authenticate with, from ~/.aws/config (default: $AWS_PROFILE, else
+    /// "default").
+    #[arg(long, value_name = "NAME", global = true,
+          add = clap_complete::ArgValueCompleter::new(crate::completion::profile_names))]
     pub profile: Option<String>,
     /// The AWS region (default: $AWS_REGION, the profile's region, else us-east-1).
     #[arg(long, value_name = "REGION", global = true)]
     pub region: Option<String>,
     /// Send IAM, STS and S3 calls to this URL (e.g. a local emulator); S3 then uses path-style
     /// addressing. AWS_ENDPOINT_URL_IAM/_STS/_S3 still override it per service.
-    #[arg(long, value_name = "URL", global = true)]
+    #[arg(long, value_name = "URL", global = true, value_hint = clap::ValueHint::Url)]
     pub endpoint_url: Option<String>,
     /// Give up connecting to an AWS endpoint after this long (default 3s; env S3CREDS_CONNECT_TIMEOUT).
     #[arg(long, value_name = "DURATION", global = true)]
@@ -131,6 +136,7 @@ impl AwsClients {
             .unwrap_or_else(|| FALLBACK_REGION.to_string());
 
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(crate::aws::https::client())
             .region(Region::new(region.clone()))
             .timeout_config(timeouts.sdk_config())
             .stalled_stream_protection(timeouts.stalled_stream_config());

@@ -2,11 +2,13 @@
 
 pub mod bucket;
 pub mod cache;
+pub mod completions;
 pub mod create;
 pub mod delete_user;
 pub mod exec;
 pub mod list;
 pub mod listings;
+pub mod man;
 pub mod objects;
 pub mod plugin;
 pub mod policy;

@@ -258,6 +258,8 @@ impl Aws {
         );
         let config = runtime.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
+                // The SDK's default HTTPS client is not compiled in (see src/aws/https.rs); loopback is HTTP.
+                .http_client(aws_smithy_http_client::Builder::new().build_http())
                 .region(aws_config::Region::new("us-east-1"))
                 .endpoint_url(endpoint)
                 .credentials_provider(credentials)

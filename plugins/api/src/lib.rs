@@ -344,12 +344,14 @@ pub mod glue {
     ) -> i32 {
         let output = Output { ctx, write };
         guarded(&output, || {
-            // SAFETY: the ranges are valid for this call (this function's contract).
-            let (name, input) =
-                match unsafe { (borrowed(name, name_len), borrowed(input, input_len)) } {
-                    (Ok(name), Ok(input)) => (name, input),
-                    (Err(e), _) | (_, Err(e)) => return Outcome::BadInput(e),
-                };
+            // SAFETY: `(name, name_len)` is readable for this call (this function's contract).
+            let name = unsafe { borrowed(name, name_len) };
+            // SAFETY: so is `(input, input_len)`.
+            let input = unsafe { borrowed(input, input_len) };
+            let (name, input) = match (name, input) {
+                (Ok(name), Ok(input)) => (name, input),
+                (Err(e), _) | (_, Err(e)) => return Outcome::BadInput(e),
+            };
             let request: PresetRequest = match serde_json::from_str(input) {
                 Ok(request) => request,
                 Err(e) => {
@@ -378,12 +380,14 @@ pub mod glue {
     ) -> i32 {
         let output = Output { ctx, write };
         guarded(&output, || {
-            // SAFETY: the ranges are valid for this call (this function's contract).
-            let (name, input) =
-                match unsafe { (borrowed(name, name_len), borrowed(input, input_len)) } {
-                    (Ok(name), Ok(input)) => (name, input),
-                    (Err(e), _) | (_, Err(e)) => return Outcome::BadInput(e),
-                };
+            // SAFETY: `(name, name_len)` is readable for this call (this function's contract).
+            let name = unsafe { borrowed(name, name_len) };
+            // SAFETY: so is `(input, input_len)`.
+            let input = unsafe { borrowed(input, input_len) };
+            let (name, input) = match (name, input) {
+                (Ok(name), Ok(input)) => (name, input),
+                (Err(e), _) | (_, Err(e)) => return Outcome::BadInput(e),
+            };
             // Deliberately no serde error text here: it could quote the credentials.
             let credentials: serde_json::Value = match serde_json::from_str(input) {
                 Ok(value) => value,
@@ -464,8 +468,10 @@ mod tests {
     }
 
     unsafe extern "C" fn append(ctx: *mut c_void, data: *const u8, len: usize) {
-        // SAFETY: `ctx` is the `Vec<u8>` of `call`, and the glue lends `len` readable bytes.
-        unsafe { (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len)) }
+        // SAFETY: the glue lends `len` readable bytes at `data` for this call.
+        let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+        // SAFETY: `ctx` is the `Vec<u8>` of `call`, borrowed by nothing else during the call.
+        unsafe { (*ctx.cast::<Vec<u8>>()).extend_from_slice(bytes) }
     }
 
     fn call(function: CallFn, name: &str, input: &str) -> (i32, String) {
