@@ -15,6 +15,8 @@
 //! once, because a credential_process helper must never fail an SDK call over a cache.
 
 #[cfg(target_os = "linux")]
+mod dbus;
+#[cfg(target_os = "linux")]
 mod kernel;
 #[cfg_attr(target_os = "linux", allow(dead_code))]
 mod native;
