@@ -11,7 +11,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # The crates as crates.io would receive them: the file list, versioned path dependencies, a build
 # from the packaged sources (the plugin API from its own package, not from the path).
-cargo package --locked --quiet -p s3creds-plugin-api -p s3creds
+cargo package --locked --quiet --allow-dirty -p s3creds-plugin-api -p s3creds
 
 # The kernel keyring tests need a session keyring of their own. cargo-nextest runs them faster;
 # without it, cargo test runs the same tests.

@@ -238,7 +238,14 @@ impl PolicyOptions {
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
-    /// Add `[profile NAME]` with `credential_process = /abs/path/s3creds serve BUCKET...`.
+    /// Add `[profile NEW_PROFILE]` with `credential_process = /abs/path/s3creds serve BUCKET...`.
+    #[command(
+        long_about = "Add `[profile NEW_PROFILE]` to ~/.aws/config with `credential_process = \
+                      /abs/path/s3creds serve BUCKET...`.\n\n\
+                      NEW_PROFILE is the profile written, for programs to use (`aws --profile NEW_PROFILE`). \
+                      The global --profile is a different one: the identity `serve` fetches the scoped \
+                      credentials with, written into the credential_process line."
+    )]
     Add(ProfileAddArgs),
     /// Remove a profile written by `profile add`.
     Remove {
@@ -252,13 +259,6 @@ pub enum ProfileCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(
-    long_about = "Add `[profile NEW_PROFILE]` to ~/.aws/config with `credential_process = \
-                  /abs/path/s3creds serve BUCKET...`.\n\n\
-                  NEW_PROFILE is the profile written, for programs to use (`aws --profile NEW_PROFILE`). \
-                  The global --profile is a different one: the identity `serve` fetches the scoped \
-                  credentials with, written into the credential_process line."
-)]
 pub struct ProfileAddArgs {
     /// The name of the profile to write (programs then use `--profile NEW_PROFILE`).
     #[arg(value_name = "NEW_PROFILE")]

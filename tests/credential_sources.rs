@@ -144,7 +144,10 @@ fn a_web_identity_token_file() {
     let mut command = setup.whoami();
     command
         .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
-        .env("AWS_ROLE_ARN", format!("arn:aws:iam::{ACCOUNT}:role/web-role"))
+        .env(
+            "AWS_ROLE_ARN",
+            format!("arn:aws:iam::{ACCOUNT}:role/web-role"),
+        )
         .env("AWS_ROLE_SESSION_NAME", "from-web-identity");
     let arn = arn_of(&run(command));
     assert!(

@@ -353,10 +353,18 @@ fn help_keeps_aws_options_apart_and_shows_examples() {
     let create = help_of(&["create", "--help"]);
     let own = section(&create, "Options:");
     let aws = section(&create, "AWS options:");
-    assert!(own.contains("--read-only") && !own.contains("--profile"), "{create}");
-    assert!(aws.contains("--profile") && aws.contains("--endpoint-url"), "{create}");
+    assert!(
+        own.contains("--read-only") && !own.contains("--profile"),
+        "{create}"
+    );
+    assert!(
+        aws.contains("--profile") && aws.contains("--endpoint-url"),
+        "{create}"
+    );
     assert!(!aws.contains("--read-only"), "{create}");
-    assert!(create.contains("Examples:") && create.contains("s3creds create my-bucket --duration 1h"));
+    assert!(
+        create.contains("Examples:") && create.contains("s3creds create my-bucket --duration 1h")
+    );
 
     // Where the AWS options do nothing, help does not offer them.
     for args in [
@@ -376,7 +384,7 @@ fn help_keeps_aws_options_apart_and_shows_examples() {
     // `profile add`: the profile written and the identity used are told apart.
     let add = help_of(&["profile", "add", "--help"]);
     assert!(add.contains("<NEW_PROFILE>"), "{add}");
-    assert!(add.contains("The global --profile is a different one"), "{add}");
+    assert!(add.contains("is a different one: the identity"), "{add}");
 }
 
 #[test]
@@ -391,7 +399,10 @@ fn aws_options_are_refused_where_they_do_nothing() {
         let output = support::bare_s3creds().args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("does nothing for `s3creds "), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("does nothing for `s3creds "),
+            "{args:?}: {stderr}"
+        );
         assert!(output.stdout.is_empty(), "{args:?}");
     }
     // After a subcommand of `cache`, the option is simply not one of its options.

@@ -18,7 +18,10 @@ fn s3creds() -> Command {
 fn completion_code(shell: &str) -> String {
     let output = s3creds().args(["completions", shell]).output().unwrap();
     assert!(output.status.success(), "completions {shell}: {output:?}");
-    assert!(output.stderr.is_empty(), "completions {shell} wrote to stderr");
+    assert!(
+        output.stderr.is_empty(),
+        "completions {shell} wrote to stderr"
+    );
     let code = String::from_utf8(output.stdout).unwrap();
     assert!(
         code.contains("_S3CREDS_COMPLETE"),
@@ -50,7 +53,9 @@ fn shell(program: &str, home: &Path, script: &str) -> (String, String) {
         .env("S3CREDS_DATA_DIR", home.join("data"))
         .env("PATH", path_with_s3creds())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} (scripts/setup-test-env.sh installs it): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} (scripts/setup-test-env.sh installs it): {e}")
+        });
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
@@ -189,7 +194,10 @@ fn man_renders_every_page() {
         "s3creds-completions.1",
         "s3creds-delete-objects.1",
     ] {
-        assert!(pages.iter().any(|p| p == expected), "{expected} missing: {pages:?}");
+        assert!(
+            pages.iter().any(|p| p == expected),
+            "{expected} missing: {pages:?}"
+        );
     }
     assert!(!pages.iter().any(|p| p.contains("__format")), "{pages:?}");
     assert!(pages.len() > 30, "{pages:?}");
@@ -207,11 +215,17 @@ fn man_renders_every_page() {
         assert!(rendered.status.success(), "man -l {page}: {stderr}");
         assert_eq!(stderr, "", "man -l {page} warned");
         let text = String::from_utf8_lossy(&rendered.stdout);
-        assert!(text.contains("NAME"), "{page} rendered without a NAME section");
+        assert!(
+            text.contains("NAME"),
+            "{page} rendered without a NAME section"
+        );
     }
 
     let create = std::fs::read_to_string(dir.path().join("s3creds-create.1")).unwrap();
-    assert!(create.contains("\\-\\-read\\-only"), "create's options are not on its page");
+    assert!(
+        create.contains("\\-\\-read\\-only"),
+        "create's options are not on its page"
+    );
 }
 
 #[test]
