@@ -44,7 +44,7 @@ impl Cli {
     }
 
     /// An AWS option given to a command where it does nothing: the option and the command's name.
-    pub fn refused_aws_option(&self) -> Option<(&'static str, &'static str)> {
+    pub fn refused_aws_option(&self) -> Option<(String, &'static str)> {
         let (refused, command) = match &self.command {
             Command::Cache(args) => (&args.refused, "cache"),
             Command::Plugin(args) => (&args.refused, "plugin"),
@@ -52,12 +52,12 @@ impl Cli {
             Command::Man(args) => (&args.refused, "man"),
             _ => return None,
         };
-        let given = refused.first_given().or_else(|| {
-            // Given before the subcommand: the global options parsed into `aws`.
-            (self.aws != AwsOptions::default())
-                .then(|| AwsOptionsRefused::from(&self.aws).first_given())
-                .flatten()
-        })?;
+        // After the subcommand it was parsed into `refused`; before it, into the global `aws`.
+        let given = AwsOptions::from(refused)
+            .to_argv()
+            .into_iter()
+            .chain(self.aws.to_argv())
+            .next()?;
         Some((given, command))
     }
 
@@ -272,7 +272,7 @@ pub struct ProfileAddArgs {
 
 /// Where the AWS options would do nothing (`cache`, `plugin`, `completions`, `man`), this takes their
 /// place: the same names, hidden from help, so that the global options do not reach these commands and a
-/// use of one is refused (`Cli::refuse_aws_options`) instead of silently ignored.
+/// use of one is refused (`Cli::refused_aws_option`) instead of silently ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct AwsOptionsRefused {
     #[arg(long, hide = true)]
@@ -289,30 +289,8 @@ pub struct AwsOptionsRefused {
     operation_timeout: Option<String>,
 }
 
-impl From<&AwsOptions> for AwsOptionsRefused {
-    fn from(options: &AwsOptions) -> Self {
-        let AwsOptions {
-            profile,
-            region,
-            endpoint_url,
-            connect_timeout,
-            read_timeout,
-            operation_timeout,
-        } = options.clone();
-        AwsOptionsRefused {
-            profile,
-            region,
-            endpoint_url,
-            connect_timeout,
-            read_timeout,
-            operation_timeout,
-        }
-    }
-}
-
-impl AwsOptionsRefused {
-    /// The first option given, as typed on the command line.
-    pub fn first_given(&self) -> Option<&'static str> {
+impl From<&AwsOptionsRefused> for AwsOptions {
+    fn from(refused: &AwsOptionsRefused) -> Self {
         let AwsOptionsRefused {
             profile,
             region,
@@ -320,18 +298,15 @@ impl AwsOptionsRefused {
             connect_timeout,
             read_timeout,
             operation_timeout,
-        } = self;
-        [
-            ("--profile", profile),
-            ("--region", region),
-            ("--endpoint-url", endpoint_url),
-            ("--connect-timeout", connect_timeout),
-            ("--read-timeout", read_timeout),
-            ("--operation-timeout", operation_timeout),
-        ]
-        .into_iter()
-        .find(|(_, value)| value.is_some())
-        .map(|(flag, _)| flag)
+        } = refused.clone();
+        AwsOptions {
+            profile,
+            region,
+            endpoint_url,
+            connect_timeout,
+            read_timeout,
+            operation_timeout,
+        }
     }
 }
 
