@@ -210,8 +210,8 @@ calls = {t: json.load(open("%s/calls-%s.json" % (out, t))) for t in ("upstream",
 actions = sorted(set(calls["upstream"]["by_action"]) | set(calls["s3creds"]["by_action"]))
 print()
 print("AWS calls per run")
-print("  %-24s %9s %9s" % ("action", "upstream", "s3creds"))
+print("  %-32s %9s %9s" % ("action", "upstream", "s3creds"))
 for a in actions:
-    print("  %-24s %9s %9s" % (a, calls["upstream"]["by_action"].get(a, "-"), calls["s3creds"]["by_action"].get(a, "-")))
-print("  %-24s %9d %9d" % ("TOTAL", calls["upstream"]["total"], calls["s3creds"]["total"]))
+    print("  %-32s %9s %9s" % (a, calls["upstream"]["by_action"].get(a, "-"), calls["s3creds"]["by_action"].get(a, "-")))
+print("  %-32s %9d %9d" % ("TOTAL", calls["upstream"]["total"], calls["s3creds"]["total"]))
 EOF

@@ -167,18 +167,18 @@ fn list_reads_back_every_kind_of_user_with_keys_and_the_role() {
     assert_eq!(role["managed"], true);
     assert_eq!(role["version"], VERSION);
 
-    // ListUsers and GetRole once; every user's tags (the person's too, to know it is not managed);
-    // then per managed user its one policy and its one key.
+    // Every user's tags and policies in one call, GetRole, ListAccessKeys per managed user, and the
+    // credential report for last use. moto builds the report on the second request (STARTED, then
+    // COMPLETE), and gives no service for a used key: only that key costs GetAccessKeyLastUsed.
     assert_eq!(
         counts(&proxy.actions()),
         expected(&[
-            ("GetAccessKeyLastUsed", 4),
+            ("GenerateCredentialReport", 2),
+            ("GetAccessKeyLastUsed", 1),
+            ("GetAccountAuthorizationDetails", 1),
+            ("GetCredentialReport", 1),
             ("GetRole", 1),
-            ("GetUserPolicy", 4),
             ("ListAccessKeys", 4),
-            ("ListUserPolicies", 4),
-            ("ListUserTags", 5),
-            ("ListUsers", 1),
         ])
     );
 
@@ -197,17 +197,85 @@ fn list_reads_back_every_kind_of_user_with_keys_and_the_role() {
     assert_eq!(person["buckets"], json!(["b-one"]));
     assert_eq!(person["keys"].as_array().unwrap().len(), 1);
     assert_eq!(all["ro-user"], users["ro-user"]);
+    // The report is ready now: one GenerateCredentialReport.
     assert_eq!(
         counts(&proxy.actions()),
         expected(&[
-            ("GetAccessKeyLastUsed", 5),
+            ("GenerateCredentialReport", 1),
+            ("GetAccessKeyLastUsed", 1),
+            ("GetAccountAuthorizationDetails", 1),
+            ("GetCredentialReport", 1),
             ("GetRole", 1),
-            ("GetUserPolicy", 5),
             ("ListAccessKeys", 5),
-            ("ListUserPolicies", 5),
+        ])
+    );
+}
+
+/// The same rows when the caller may not have GetAccountAuthorizationDetails or the credential
+/// report: `list` then reads user by user and key by key.
+#[test]
+fn list_reads_the_same_without_the_account_wide_calls() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url, &Keys::dummy());
+    populate(&moto, &aws);
+    let proxy = Proxy::start(&moto);
+    let list = |flags: &[&str]| {
+        let mut command = s3creds(&proxy.url, &Keys::dummy());
+        command.arg("list").arg("--json").args(flags);
+        let outcome = run(command);
+        outcome.assert_success();
+        assert_eq!(outcome.stderr, "");
+        outcome.json()
+    };
+    let reference = list(&[]);
+    assert_eq!(reference["users"].as_array().unwrap().len(), 4);
+
+    proxy.reset();
+    proxy.fail_next("GetAccountAuthorizationDetails", 1, 403, "AccessDenied");
+    assert_eq!(list(&[]), reference);
+    // Every user's tags (the person's too, to know it is not managed), then per managed user its
+    // policy and its key; the report answers for the keys.
+    assert_eq!(
+        counts(&proxy.actions()),
+        expected(&[
+            ("GenerateCredentialReport", 1),
+            ("GetAccessKeyLastUsed", 1),
+            ("GetAccountAuthorizationDetails", 1),
+            ("GetCredentialReport", 1),
+            ("GetRole", 1),
+            ("GetUserPolicy", 4),
+            ("ListAccessKeys", 4),
+            ("ListUserPolicies", 4),
             ("ListUserTags", 5),
             ("ListUsers", 1),
         ])
+    );
+
+    for refused in ["GenerateCredentialReport", "GetCredentialReport"] {
+        proxy.reset();
+        proxy.fail_next(refused, 2, 403, "AccessDenied");
+        assert_eq!(list(&[]), reference, "{refused} refused");
+        let calls = counts(&proxy.actions());
+        assert_eq!(calls["GetAccessKeyLastUsed"], 4, "{refused}: {calls:?}");
+        assert_eq!(calls["ListAccessKeys"], 4, "{refused}: {calls:?}");
+    }
+
+    // Both refused, `--all`: the person's row is read the slow way too.
+    proxy.reset();
+    proxy.fail_next("GetAccountAuthorizationDetails", 1, 403, "AccessDenied");
+    proxy.fail_next("GenerateCredentialReport", 2, 403, "AccessDenied");
+    let all = list(&["--all"]);
+    let users = users_by_name(&all);
+    assert_eq!(users.len(), 5);
+    for (name, user) in users_by_name(&reference) {
+        assert_eq!(users[&name], user);
+    }
+    assert_eq!(users["person"]["access"], "custom");
+    let calls = counts(&proxy.actions());
+    assert_eq!(
+        (calls["ListUserTags"], calls["ListUserPolicies"], calls["GetAccessKeyLastUsed"]),
+        (5, 5, 5),
+        "{calls:?}"
     );
 }
 
@@ -279,6 +347,8 @@ fn a_user_whose_policies_cannot_be_read_shows_the_error_in_its_row() {
         &["b-one", "--read-only", "--username", "second", "--no-wait"],
     );
     let proxy = Proxy::start(&moto);
+    // Read user by user, where a policy read can fail on its own.
+    proxy.fail_next("GetAccountAuthorizationDetails", 1, 403, "AccessDenied");
     proxy.fail_next("ListUserPolicies", 1, 403, "AccessDenied");
 
     let mut command = s3creds(&proxy.url, &Keys::dummy());
@@ -310,12 +380,31 @@ fn a_user_whose_policies_cannot_be_read_shows_the_error_in_its_row() {
     assert_eq!(failed["keys"].as_array().unwrap().len(), 1);
     let complete = complete[0];
     assert!(complete["access"].is_string() && complete["keys"][0]["AccessKeyId"].is_string());
+
+    // Read account-wide, a user whose keys cannot be listed keeps its policies' reading.
+    proxy.reset();
+    proxy.fail_next("ListAccessKeys", 1, 403, "AccessDenied");
+    let mut command = s3creds(&proxy.url, &Keys::dummy());
+    command.args(["list", "--json", "--concurrency", "1"]);
+    let outcome = run(command);
+    outcome.assert_success();
+    let users = users_by_name(&outcome.json());
+    let failed: Vec<&Value> = users.values().filter(|u| !u["error"].is_null()).collect();
+    assert_eq!(failed.len(), 1, "{users:?}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("ListAccessKeys") && error.contains("AccessDenied"),
+        "{error}"
+    );
+    assert_eq!(failed[0]["keys"], Value::Null);
+    assert!(failed[0]["access"].is_string(), "{users:?}");
 }
 
 #[test]
 fn list_fails_only_when_the_users_cannot_be_listed() {
     let moto = Moto::start();
     let proxy = Proxy::start(&moto);
+    proxy.fail_next("GetAccountAuthorizationDetails", 1, 403, "AccessDenied");
     proxy.fail_next("ListUsers", 1, 403, "AccessDenied");
     let mut command = s3creds(&proxy.url, &Keys::dummy());
     command.arg("list");

@@ -1,10 +1,15 @@
 //! The read-only AWS calls of `whoami`, `list` and the `list-*` commands. Nothing here changes AWS
-//! (that is `apply`'s job, through a plan); each function is one kind of read with its error mapping,
-//! and the reads that follow a list (one per policy, one per key) run concurrently.
+//! (that is `apply`'s job, through a plan; GenerateCredentialReport only asks IAM to prepare a
+//! report); each function is one kind of read with its error mapping, and the reads that follow a
+//! list (one per policy, one per key) run concurrently.
 
 use crate::aws::{call_error, AwsClients, CallFailure};
 use crate::error::{Error, Result};
-use aws_sdk_iam::types::{AccessKeyLastUsed, AccessKeyMetadata, Policy, PolicyVersion, Role, User};
+use crate::core::credential_report::CredentialReport;
+use aws_sdk_iam::types::{
+    AccessKeyLastUsed, AccessKeyMetadata, EntityType, Policy, PolicyVersion, ReportStateType, Role,
+    User, UserDetail,
+};
 use futures::future::try_join_all;
 use serde_json::Value;
 
@@ -99,8 +104,17 @@ pub struct KeyUse {
 
 /// A user's access keys with their last use, the last-use reads concurrently.
 pub async fn access_keys(aws: &AwsClients, user_name: &str) -> Result<Vec<KeyUse>> {
-    let keys: Vec<AccessKeyMetadata> = aws
-        .iam
+    let keys = access_key_list(aws, user_name).await?;
+    try_join_all(keys.into_iter().map(|key| async move {
+        let last_used = key_last_used(aws, key.access_key_id().unwrap_or_default()).await?;
+        Ok(KeyUse { key, last_used })
+    }))
+    .await
+}
+
+/// A user's access keys (ListAccessKeys), without their last use.
+pub async fn access_key_list(aws: &AwsClients, user_name: &str) -> Result<Vec<AccessKeyMetadata>> {
+    aws.iam
         .list_access_keys()
         .user_name(user_name)
         .into_paginator()
@@ -108,22 +122,80 @@ pub async fn access_keys(aws: &AwsClients, user_name: &str) -> Result<Vec<KeyUse
         .send()
         .try_collect()
         .await
-        .map_err(call_error(&format!("ListAccessKeys {user_name}")))?;
-    try_join_all(keys.into_iter().map(|key| async move {
-        let id = key.access_key_id().unwrap_or_default().to_string();
-        let output = aws
-            .iam
-            .get_access_key_last_used()
-            .access_key_id(&id)
-            .send()
-            .await
-            .map_err(call_error(&format!("GetAccessKeyLastUsed {id}")))?;
-        Ok(KeyUse {
-            key,
-            last_used: output.access_key_last_used,
+        .map_err(call_error(&format!("ListAccessKeys {user_name}")))
+}
+
+/// GetAccessKeyLastUsed: None (or empty dates) for a key never used.
+pub async fn key_last_used(aws: &AwsClients, key_id: &str) -> Result<Option<AccessKeyLastUsed>> {
+    Ok(aws
+        .iam
+        .get_access_key_last_used()
+        .access_key_id(key_id)
+        .send()
+        .await
+        .map_err(call_error(&format!("GetAccessKeyLastUsed {key_id}")))?
+        .access_key_last_used)
+}
+
+/// Every IAM user with its tags and inline policies, from GetAccountAuthorizationDetails: one call
+/// per 1,000 users instead of three or more per user. None when AWS answers with an error (a policy
+/// may allow ListUsers but not this call), so that the caller reads user by user; an error only
+/// when no answer came (those calls would fail the same way).
+pub async fn users_with_details(aws: &AwsClients) -> Result<Option<Vec<UserDetail>>> {
+    let pages = aws
+        .iam
+        .get_account_authorization_details()
+        .filter(EntityType::User)
+        .max_items(1000)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await;
+    match pages {
+        Ok(pages) => Ok(Some(
+            pages
+                .into_iter()
+                .flat_map(|page| page.user_detail_list.unwrap_or_default())
+                .collect(),
+        )),
+        Err(error) => {
+            let failure = CallFailure::from_sdk(&error);
+            if failure.transport.is_none() {
+                Ok(None)
+            } else {
+                Err(failure.into_error("GetAccountAuthorizationDetails"))
+            }
+        }
+    }
+}
+
+/// A user's inline policies as GetAccountAuthorizationDetails gives them: (name, document).
+pub fn detail_policies(user: &UserDetail) -> Result<Vec<(String, Value)>> {
+    user.user_policy_list()
+        .iter()
+        .map(|policy| {
+            let name = policy.policy_name().unwrap_or_default().to_string();
+            let document = policy_document(policy.policy_document().unwrap_or_default())?;
+            Ok((name, document))
         })
-    }))
-    .await
+        .collect()
+}
+
+/// GenerateCredentialReport: true when a report is ready to read. A refusal is false: the report only
+/// saves calls, so `list` then asks about each key.
+pub async fn credential_report_ready(aws: &AwsClients) -> bool {
+    aws.iam
+        .generate_credential_report()
+        .send()
+        .await
+        .is_ok_and(|output| output.state() == Some(&ReportStateType::Complete))
+}
+
+/// GetCredentialReport, parsed. None when it cannot be had or read (see `credential_report_ready`).
+pub async fn credential_report(aws: &AwsClients) -> Option<CredentialReport> {
+    let output = aws.iam.get_credential_report().send().await.ok()?;
+    let text = String::from_utf8(output.content?.into_inner()).ok()?;
+    CredentialReport::parse(&text)
 }
 
 /// A role's inline policies: (name, document).

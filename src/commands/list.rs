@@ -1,15 +1,25 @@
 //! `s3creds list`: the IAM users s3creds manages (`--all`: every user), one row each, and the role
 //! temporary credentials come from.
 //!
-//! Calls: ListUsers and GetRole side by side; then per user, `--concurrency` users at a time:
-//! ListUserTags (to skip users s3creds does not manage; with `--all` it runs beside the rest), then
-//! ListUserPolicies + one GetUserPolicy per policy, beside ListAccessKeys + one GetAccessKeyLastUsed
-//! per key. A managed user with one policy and one key costs five calls. A user whose reads fail
-//! shows the error in its row; only a failing ListUsers fails the command.
+//! Calls, made to cost a few per user because moto and IAM answer ~100-150 calls a second:
+//! 1. Side by side: GetAccountAuthorizationDetails (every user with its tags and inline policies, one
+//!    call per 1,000 users), GetRole, and GenerateCredentialReport.
+//! 2. ListAccessKeys per listed user, `--concurrency` at a time.
+//! 3. The credential report (GetCredentialReport) for every key's last use, and GetAccessKeyLastUsed
+//!    only for keys it does not answer plainly (see `core::credential_report`). When no report is
+//!    ready after step 2 (IAM builds one on the first request, in seconds) or the caller may not have
+//!    it, every key is asked about.
+//!
+//! When GetAccountAuthorizationDetails is refused, step 1 is ListUsers, then per user ListUserTags
+//! (to skip the users s3creds does not manage) and ListUserPolicies + GetUserPolicy per policy.
+//! A user whose reads fail shows the error in its row; only failing to list the users fails the
+//! command. The report's last-use dates are as of its generation (IAM reuses a report for up to four
+//! hours), as last-use data is in IAM anyway.
 
 use crate::aws::inventory::{self, KeyUse};
 use crate::aws::{AwsClients, AwsOptions};
 use crate::cli::ListArgs;
+use crate::core::credential_report::{CredentialReport, ReportedUse};
 use crate::core::plan::ROLE_NAME;
 use crate::core::policy_reading::{read_policies, PolicyReading};
 use crate::core::tags::ManagedTags;
@@ -17,7 +27,8 @@ use crate::core::time::{rfc3339, unix_seconds};
 use crate::error::Result;
 use crate::listing_output::{indented_json, rfc3339_value, Listing, ListingFormat};
 use crate::output::write_stdout;
-use aws_sdk_iam::types::{Role, User};
+use aws_sdk_iam::primitives::DateTime;
+use aws_sdk_iam::types::{AccessKeyLastUsed, AccessKeyMetadata, Role, User, UserDetail};
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use std::time::SystemTime;
@@ -36,21 +47,65 @@ const COLUMNS: [&str; 10] = [
     "error",
 ];
 
+/// What `list` knows of a user before its keys are read.
+struct UserFacts {
+    name: String,
+    arn: String,
+    create_date: Option<DateTime>,
+    tags: Result<Vec<(String, String)>>,
+    policies: Result<Vec<(String, Value)>>,
+}
+
+impl UserFacts {
+    fn from_detail(detail: UserDetail) -> UserFacts {
+        UserFacts {
+            policies: inventory::detail_policies(&detail),
+            tags: Ok(detail
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect()),
+            name: detail.user_name.unwrap_or_default(),
+            arn: detail.arn.unwrap_or_default(),
+            create_date: detail.create_date,
+        }
+    }
+
+    /// Unmanaged, as far as its tags say; a user whose tags could not be read is shown, error and all.
+    fn unmanaged(&self) -> bool {
+        self.tags.as_ref().is_ok_and(|tags| managed(tags).is_none())
+    }
+}
+
 pub fn run(args: &ListArgs, aws_options: &AwsOptions) -> Result<()> {
     let format = args.output.resolve();
     let now = SystemTime::now();
     let (rows, role) = crate::aws::block_on(async {
         let aws = AwsClients::load(aws_options).await?;
-        let (users, role) = futures::join!(
-            inventory::list_users(&aws),
-            inventory::get_role(&aws, ROLE_NAME)
+        let (users, role, report_ready) = futures::join!(
+            users(&aws, args.all, args.concurrency),
+            inventory::get_role(&aws, ROLE_NAME),
+            inventory::credential_report_ready(&aws),
         );
-        let rows: Vec<Map<String, Value>> = futures::stream::iter(users?)
-            .map(|user| user_row(&aws, user, args.all, now))
+        let users = users?;
+        let keys: Vec<Result<Vec<AccessKeyMetadata>>> = futures::stream::iter(&users)
+            .map(|user| inventory::access_key_list(&aws, &user.name))
             .buffered(args.concurrency)
-            .filter_map(|row| async move { row })
             .collect()
             .await;
+        let any_key = keys.iter().any(|k| k.as_ref().is_ok_and(|k| !k.is_empty()));
+        let report = if any_key && (report_ready || inventory::credential_report_ready(&aws).await)
+        {
+            inventory::credential_report(&aws).await
+        } else {
+            None
+        };
+        let keys = with_last_use(&aws, &users, keys, report.as_ref(), args.concurrency).await;
+        let rows = users
+            .into_iter()
+            .zip(keys)
+            .map(|(user, (keys, key_errors))| row(user, keys, key_errors, now))
+            .collect::<Vec<_>>();
         Ok::<_, crate::error::Error>((rows, role_value(role)))
     })??;
     let failed = rows.iter().filter(|r| !r["error"].is_null()).count();
@@ -61,6 +116,133 @@ pub fn run(args: &ListArgs, aws_options: &AwsOptions) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The users to list (without `--all`, only those s3creds manages), with their tags and policies.
+async fn users(aws: &AwsClients, all: bool, concurrency: usize) -> Result<Vec<UserFacts>> {
+    if let Some(details) = inventory::users_with_details(aws).await? {
+        return Ok(details
+            .into_iter()
+            .map(UserFacts::from_detail)
+            .filter(|user| all || !user.unmanaged())
+            .collect());
+    }
+    let users = inventory::list_users(aws).await?;
+    Ok(futures::stream::iter(users)
+        .map(|user| user_facts(aws, user, all))
+        .buffered(concurrency)
+        .filter_map(|user| async move { user })
+        .collect()
+        .await)
+}
+
+/// One user's tags and policies read one call at a time (GetAccountAuthorizationDetails refused).
+/// None for a user s3creds does not manage, unless `--all`, whose policies are then not read.
+async fn user_facts(aws: &AwsClients, user: User, all: bool) -> Option<UserFacts> {
+    let name = user.user_name();
+    let (tags, policies) = if all {
+        futures::join!(
+            inventory::user_tags(aws, name),
+            inventory::user_policies(aws, name)
+        )
+    } else {
+        let tags = inventory::user_tags(aws, name).await;
+        if tags.as_ref().is_ok_and(|tags| managed(tags).is_none()) {
+            return None;
+        }
+        (tags, inventory::user_policies(aws, name).await)
+    };
+    Some(UserFacts {
+        name: user.user_name,
+        arn: user.arn,
+        create_date: Some(user.create_date),
+        tags,
+        policies,
+    })
+}
+
+/// Each user's keys with their last use, and the errors met reading them. A key the report does not
+/// answer costs one GetAccessKeyLastUsed; a failed one leaves that key's last use empty.
+async fn with_last_use(
+    aws: &AwsClients,
+    users: &[UserFacts],
+    keys: Vec<Result<Vec<AccessKeyMetadata>>>,
+    report: Option<&CredentialReport>,
+    concurrency: usize,
+) -> Vec<(Option<Vec<KeyUse>>, Vec<String>)> {
+    let mut out: Vec<(Option<Vec<KeyUse>>, Vec<String>)> = Vec::with_capacity(users.len());
+    let mut unanswered = Vec::new();
+    for (user_index, (user, keys)) in users.iter().zip(keys).enumerate() {
+        match keys {
+            Ok(keys) => {
+                let mut uses = Vec::with_capacity(keys.len());
+                for (key_index, key) in keys.into_iter().enumerate() {
+                    let reported = report.and_then(|report| {
+                        let created = key.create_date().and_then(|d| SystemTime::try_from(*d).ok())?;
+                        report.last_use(&user.arn, unix_seconds(created))
+                    });
+                    match reported {
+                        Some(reported) => uses.push(KeyUse {
+                            last_used: last_used(reported),
+                            key,
+                        }),
+                        None => {
+                            unanswered.push((user_index, key_index));
+                            uses.push(KeyUse {
+                                key,
+                                last_used: None,
+                            });
+                        }
+                    }
+                }
+                out.push((Some(uses), Vec::new()));
+            }
+            Err(error) => out.push((None, vec![error.to_string()])),
+        }
+    }
+    let answers: Vec<_> = futures::stream::iter(unanswered)
+        .map(|(user_index, key_index)| {
+            let id = out[user_index].0.as_ref().map_or(String::new(), |keys| {
+                keys[key_index]
+                    .key
+                    .access_key_id()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+            async move { (user_index, key_index, inventory::key_last_used(aws, &id).await) }
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+    for (user_index, key_index, answer) in answers {
+        let (keys, errors) = &mut out[user_index];
+        match answer {
+            Ok(last_used) => {
+                if let Some(keys) = keys {
+                    keys[key_index].last_used = last_used;
+                }
+            }
+            Err(error) => errors.push(error.to_string()),
+        }
+    }
+    out
+}
+
+/// The report's answer in GetAccessKeyLastUsed's form (`N/A` where it names no region or service).
+fn last_used(reported: &ReportedUse) -> Option<AccessKeyLastUsed> {
+    match reported {
+        ReportedUse::Never => None,
+        ReportedUse::Used {
+            date,
+            region,
+            service,
+        } => AccessKeyLastUsed::builder()
+            .last_used_date(DateTime::from_secs(i64::try_from(*date).ok()?))
+            .region(region.as_deref().unwrap_or("N/A"))
+            .service_name(service.as_deref().unwrap_or("N/A"))
+            .build()
+            .ok(),
+    }
 }
 
 fn render(rows: Vec<Map<String, Value>>, role: Value, format: ListingFormat) -> String {
@@ -88,61 +270,33 @@ fn render(rows: Vec<Map<String, Value>>, role: Value, format: ListingFormat) -> 
     }
 }
 
-/// One user's row, or None for a user s3creds does not manage (unless `--all`).
-async fn user_row(
-    aws: &AwsClients,
-    user: User,
-    all: bool,
+fn managed(tags: &[(String, String)]) -> Option<ManagedTags> {
+    ManagedTags::from_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// One user's row; `keys` None when they could not be listed. Errors of every read are joined.
+fn row(
+    user: UserFacts,
+    keys: Option<Vec<KeyUse>>,
+    key_errors: Vec<String>,
     now: SystemTime,
-) -> Option<Map<String, Value>> {
-    let name = user.user_name();
-    let (tags, policies, keys) = if all {
-        futures::join!(
-            inventory::user_tags(aws, name),
-            inventory::user_policies(aws, name),
-            inventory::access_keys(aws, name)
-        )
-    } else {
-        let tags = inventory::user_tags(aws, name).await;
-        let unmanaged = tags.as_ref().is_ok_and(|tags| managed(tags).is_none());
-        if unmanaged {
-            return None;
-        }
-        let (policies, keys) = futures::join!(
-            inventory::user_policies(aws, name),
-            inventory::access_keys(aws, name)
-        );
-        (tags, policies, keys)
-    };
+) -> Map<String, Value> {
     let mut errors = Vec::new();
-    let tags = tags
+    // None when they could not be read; Some(None) for an unmanaged user.
+    let tags: Option<Option<ManagedTags>> = user
+        .tags
         .map(|tags| managed(&tags))
         .map_err(|e| errors.push(e.to_string()))
         .ok();
-    let reading = policies
+    let reading: Option<PolicyReading> = user
+        .policies
         .map(|policies| {
             let documents: Vec<Value> = policies.into_iter().map(|(_, d)| d).collect();
             read_policies(&documents)
         })
         .map_err(|e| errors.push(e.to_string()))
         .ok();
-    let keys = keys.map_err(|e| errors.push(e.to_string())).ok();
-    Some(row(&user, tags, reading, keys, errors, now))
-}
-
-fn managed(tags: &[(String, String)]) -> Option<ManagedTags> {
-    ManagedTags::from_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-}
-
-/// `tags`: None when they could not be read; Some(None) for an unmanaged user.
-fn row(
-    user: &User,
-    tags: Option<Option<ManagedTags>>,
-    reading: Option<PolicyReading>,
-    keys: Option<Vec<KeyUse>>,
-    errors: Vec<String>,
-    now: SystemTime,
-) -> Map<String, Value> {
+    errors.extend(key_errors);
     let tag_expiry = tags.as_ref().and_then(|t| t.as_ref()?.expires.clone());
     // The policy condition is what AWS enforces; the tag is what `create` recorded.
     let expires = reading
@@ -153,9 +307,9 @@ fn row(
         .as_ref()
         .and_then(|e| Some(rfc3339(now).ok()? >= *e));
     let mut row = Map::new();
-    row.insert("UserName".into(), json!(user.user_name()));
-    row.insert("Arn".into(), json!(user.arn()));
-    row.insert("CreateDate".into(), rfc3339_value(Some(user.create_date())));
+    row.insert("UserName".into(), json!(user.name));
+    row.insert("Arn".into(), json!(user.arn));
+    row.insert("CreateDate".into(), rfc3339_value(user.create_date.as_ref()));
     row.insert(
         "managed".into(),
         tags.as_ref().map_or(Value::Null, |t| json!(t.is_some())),

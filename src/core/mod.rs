@@ -2,6 +2,7 @@
 //! reads files or the environment, calls AWS, touches the credential cache or loads a plugin
 //! (`tests/layering.rs` enforces it), so all of it is unit-tested without a server.
 
+pub mod credential_report;
 pub mod duration;
 pub mod expiry;
 pub mod names;
