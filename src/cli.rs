@@ -66,7 +66,11 @@ impl Cli {
 
     /// Parse the command line, taking the short way for `serve` and `exec` (see [`HotPathCli`]).
     pub fn parse_args(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
-        if args.iter().skip(1).any(|arg| arg == "serve" || arg == "exec") {
+        if args
+            .iter()
+            .skip(1)
+            .any(|arg| arg == "serve" || arg == "exec")
+        {
             if let Ok(HotPathCli { aws, command }) = HotPathCli::try_parse_from(args) {
                 let command = match command {
                     HotPathCommand::Serve(serve) => Command::Serve(serve),

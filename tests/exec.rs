@@ -120,6 +120,30 @@ fn env_mode_gives_plain_variables_and_removes_overriding_ones() {
     let outcome = run_std(&mut put);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert_eq!(f.object(BUCKET, "env.txt"), "plain");
+
+    // The command takes s3creds's place: the same process, its own exit status.
+    let child = f
+        .s3creds(&["exec", BUCKET, "--env", "--", "sh", "-c", "echo $$; exit 7"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(7), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        pid.to_string()
+    );
+    let missing = run_std(&mut f.s3creds(&["exec", BUCKET, "--env", "--", "/nonexistent/command"]));
+    assert_eq!(missing.code, 127, "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("error: cannot run \"/nonexistent/command\""),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]

@@ -273,7 +273,11 @@ fn list_reads_the_same_without_the_account_wide_calls() {
     assert_eq!(users["person"]["access"], "custom");
     let calls = counts(&proxy.actions());
     assert_eq!(
-        (calls["ListUserTags"], calls["ListUserPolicies"], calls["GetAccessKeyLastUsed"]),
+        (
+            calls["ListUserTags"],
+            calls["ListUserPolicies"],
+            calls["GetAccessKeyLastUsed"]
+        ),
         (5, 5, 5),
         "{calls:?}"
     );

@@ -4,8 +4,8 @@
 //! list (one per policy, one per key) run concurrently.
 
 use crate::aws::{call_error, AwsClients, CallFailure};
-use crate::error::{Error, Result};
 use crate::core::credential_report::CredentialReport;
+use crate::error::{Error, Result};
 use aws_sdk_iam::types::{
     AccessKeyLastUsed, AccessKeyMetadata, EntityType, Policy, PolicyVersion, ReportStateType, Role,
     User, UserDetail,

@@ -4,11 +4,13 @@
 //! By default the command gets a credentials endpoint of its own (`crate::endpoint`, on a random
 //! loopback port with a fresh token) through `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
 //! `AWS_CONTAINER_AUTHORIZATION_TOKEN`: every AWS SDK asks it again before its credentials expire, so
-//! a command running for hours keeps working. With `--env` it gets plain variables instead.
+//! a command running for hours keeps working. With `--env` it gets plain variables instead, and
+//! replaces s3creds in its process (nothing has to be served).
 //!
 //! Everything is validated, and the first credentials fetched, before the command starts: bad input
-//! or a role that cannot be assumed starts nothing. The command's exit status becomes s3creds's;
-//! SIGINT, SIGTERM and SIGHUP are passed on to it; the endpoint ends when it ends.
+//! or a role that cannot be assumed starts nothing. With the endpoint, the command's exit status
+//! becomes s3creds's, SIGINT, SIGTERM and SIGHUP are passed on to it, and the endpoint ends when it
+//! ends.
 
 use crate::aws::AwsOptions;
 use crate::cli::ExecArgs;
@@ -56,7 +58,7 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
         .command
         .split_first()
         .ok_or_else(|| Error::invalid("name the command to run after --"))?;
-    let mut command = tokio::process::Command::new(program);
+    let mut command = std::process::Command::new(program);
     command.args(arguments);
     let removed: Vec<&str> = OVERRIDING_VARIABLES
         .iter()
@@ -81,36 +83,37 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
         );
     }
 
+    if args.env {
+        set_plain_variables(&mut command, &first)?;
+        return replace_this_process(command, program);
+    }
+    let mut command = tokio::process::Command::from(command);
     let outcome = crate::aws::block_on(async {
-        let mut endpoint = None;
-        if args.env {
-            set_plain_variables(&mut command, &first)?;
-        } else {
-            let listener = endpoint::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
-            let address = listener
-                .local_addr()
-                .map_err(|e| Error::Internal(format!("the endpoint has no address: {e}")))?;
-            let token = Token::generate()?;
-            command
-                .env(
-                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                    format!("http://{address}{}", endpoint::CREDENTIALS_PATH),
-                )
-                .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose());
-            endpoint = Some((listener, Arc::new(token)));
-        }
+        let listener = endpoint::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| Error::Internal(format!("the endpoint has no address: {e}")))?;
+        let token = Token::generate()?;
+        command
+            .env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("http://{address}{}", endpoint::CREDENTIALS_PATH),
+            )
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose());
         let mut signals = Signals::register()?;
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(error) => return Ok(Outcome::NotStarted(error)),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = endpoint.map(|(listener, token)| {
-            let provider = Arc::clone(&provider);
-            tokio::spawn(endpoint::serve(listener, token, provider, async {
+        let server = tokio::spawn(endpoint::serve(
+            listener,
+            Arc::new(token),
+            Arc::clone(&provider),
+            async {
                 let _ = stopped.await;
-            }))
-        });
+            },
+        ));
         let status = loop {
             tokio::select! {
                 status = child.wait() => break status,
@@ -123,9 +126,7 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
         };
         // The command has ended: so does the endpoint, closing its port before s3creds exits.
         let _ = stop.send(());
-        if let Some(server) = server {
-            let _ = server.await;
-        }
+        let _ = server.await;
         status
             .map(Outcome::Exited)
             .map_err(|e| Error::Internal(format!("cannot wait for the command: {e}")))
@@ -133,19 +134,48 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
 
     let code = match outcome {
         Outcome::Exited(status) => exit_code_of(status),
-        Outcome::NotStarted(error) => {
-            let program = program.to_string_lossy();
-            eprintln!("error: cannot run {program:?}: {error}");
-            if error.kind() == std::io::ErrorKind::NotFound {
-                NOT_FOUND
-            } else {
-                NOT_RUNNABLE
-            }
-        }
+        Outcome::NotStarted(error) => not_started(program, &error),
     };
     // The command's status is s3creds's: leave at once (nothing is left to clean up: the endpoint and
     // its runtime are gone), since `main_impl` only knows s3creds's own exit codes.
     std::process::exit(code)
+}
+
+/// `--env`: nothing of s3creds has to outlive the start (plain variables are not refreshed), so the
+/// command takes this process's place, as `aws-vault exec` does without its server: it starts with
+/// nothing added but the cache hit, gets signals and keeps its exit status by itself.
+#[cfg(unix)]
+fn replace_this_process(
+    mut command: std::process::Command,
+    program: &std::ffi::OsStr,
+) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    // Only returns when the command could not be started.
+    let error = command.exec();
+    std::process::exit(not_started(program, &error))
+}
+
+#[cfg(not(unix))]
+fn replace_this_process(
+    mut command: std::process::Command,
+    program: &std::ffi::OsStr,
+) -> Result<()> {
+    let code = match command.status() {
+        Ok(status) => exit_code_of(status),
+        Err(error) => not_started(program, &error),
+    };
+    std::process::exit(code)
+}
+
+/// The exit status for a command that could not be started, after saying why.
+fn not_started(program: &std::ffi::OsStr, error: &std::io::Error) -> i32 {
+    let program = program.to_string_lossy();
+    eprintln!("error: cannot run {program:?}: {error}");
+    if error.kind() == std::io::ErrorKind::NotFound {
+        NOT_FOUND
+    } else {
+        NOT_RUNNABLE
+    }
 }
 
 enum Outcome {
@@ -156,7 +186,7 @@ enum Outcome {
 /// `--env`: the credentials as plain variables, for tools that read only those. They are not
 /// refreshed: `AWS_CREDENTIAL_EXPIRATION` says until when they work.
 fn set_plain_variables(
-    command: &mut tokio::process::Command,
+    command: &mut std::process::Command,
     credentials: &SessionCredentials,
 ) -> Result<()> {
     command

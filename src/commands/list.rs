@@ -178,7 +178,9 @@ async fn with_last_use(
                 let mut uses = Vec::with_capacity(keys.len());
                 for (key_index, key) in keys.into_iter().enumerate() {
                     let reported = report.and_then(|report| {
-                        let created = key.create_date().and_then(|d| SystemTime::try_from(*d).ok())?;
+                        let created = key
+                            .create_date()
+                            .and_then(|d| SystemTime::try_from(*d).ok())?;
                         report.last_use(&user.arn, unix_seconds(created))
                     });
                     match reported {
@@ -209,7 +211,13 @@ async fn with_last_use(
                     .unwrap_or_default()
                     .to_string()
             });
-            async move { (user_index, key_index, inventory::key_last_used(aws, &id).await) }
+            async move {
+                (
+                    user_index,
+                    key_index,
+                    inventory::key_last_used(aws, &id).await,
+                )
+            }
         })
         .buffered(concurrency)
         .collect()
@@ -309,7 +317,10 @@ fn row(
     let mut row = Map::new();
     row.insert("UserName".into(), json!(user.name));
     row.insert("Arn".into(), json!(user.arn));
-    row.insert("CreateDate".into(), rfc3339_value(user.create_date.as_ref()));
+    row.insert(
+        "CreateDate".into(),
+        rfc3339_value(user.create_date.as_ref()),
+    );
     row.insert(
         "managed".into(),
         tags.as_ref().map_or(Value::Null, |t| json!(t.is_some())),

@@ -273,8 +273,11 @@ mod tests {
 
     #[test]
     fn quoted_fields_and_broken_rows() {
-        let quoted = row("a,b", [CREATED, "N/A", "N/A", "N/A"], NONE)
-            .replacen("a,b,arn:aws:iam::123456789012:user/a,b", "\"a,b\",\"arn:aws:iam::123456789012:user/a,b\"", 1);
+        let quoted = row("a,b", [CREATED, "N/A", "N/A", "N/A"], NONE).replacen(
+            "a,b,arn:aws:iam::123456789012:user/a,b",
+            "\"a,b\",\"arn:aws:iam::123456789012:user/a,b\"",
+            1,
+        );
         let unquoted = row("c,d", [CREATED, "N/A", "N/A", "N/A"], NONE);
         let unterminated = row("e", [CREATED, "N/A", "N/A", "N/A"], NONE).replacen("e,", "\"e,", 1);
         let csv = format!("{HEADER}\n{quoted}\n{unquoted}\n{unterminated}\n");

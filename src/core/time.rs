@@ -58,7 +58,9 @@ pub fn parse_utc_rfc3339(text: &str) -> Option<u64> {
         }
     });
     let numbers = |part: &str, widths: &[usize]| -> Option<Vec<u64>> {
-        let fields: Vec<&str> = part.split(if part.contains(':') { ':' } else { '-' }).collect();
+        let fields: Vec<&str> = part
+            .split(if part.contains(':') { ':' } else { '-' })
+            .collect();
         (fields.len() == widths.len()
             && fields
                 .iter()
@@ -138,7 +140,13 @@ mod tests {
 
     #[test]
     fn utc_times_read_back_in_both_forms_iam_writes() {
-        for seconds in [0, 951_782_400, 1_636_600_000, 2_000_000_000, MAX_UNIX_SECONDS] {
+        for seconds in [
+            0,
+            951_782_400,
+            1_636_600_000,
+            2_000_000_000,
+            MAX_UNIX_SECONDS,
+        ] {
             let text = rfc3339(at(seconds)).unwrap();
             assert_eq!(parse_utc_rfc3339(&text), Some(seconds), "{text}");
             let offset = text.replace('Z', "+00:00");
