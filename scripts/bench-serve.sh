@@ -2,7 +2,8 @@
 # Benchmark the credential_process path side by side, in one run, against one local moto server:
 #   - `s3creds serve BUCKET` on a cache hit, the number that matters: SDKs run the helper at every
 #     client start, the AWS CLI at every command. Once on the kernel keyring (keyutils), once on Secret
-#     Service (gnome-keyring, unlocked, in a private D-Bus session started here);
+#     Service (gnome-keyring, unlocked, in a private D-Bus session started here), and once as the
+#     desktop default: `auto` without a session keyring of its own, that Secret Service present;
 #   - the same hits for a second binary when BASELINE=/path/to/old/s3creds is set (before/after);
 #   - `/bin/true`, the floor for starting any helper process;
 #   - upstream's documented path: `s3-credentials localserver` running, `curl -s http://.../` as helper;
@@ -97,6 +98,24 @@ printf pw | DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/bus" HOME="$WORK/home" XDG
         -n "/bin/true (floor, Secret Service run)" "/bin/true" \
         -n "s3creds serve (Secret Service hit)" "$S3CREDS serve bench-serve" \
         "${SS_BASELINE_ROWS[@]}" >"$WORK/ss.txt"
+    # The desktop default: `auto` in a process without a session keyring of its own (it has the
+    # user-session keyring, as a login without pam_keyinit does), with this Secret Service present.
+    # s3creds uses the user keyring there; builds before it used Secret Service.
+    export S3CREDS_KEYRING=auto
+    DESKTOP=(keyctl session "_uid_ses.$(id -u)")
+    "${DESKTOP[@]}" "$S3CREDS" serve bench-serve >/dev/null 2>&1
+    out=$("${DESKTOP[@]}" "$S3CREDS" cache list 2>/dev/null)
+    [[ "$out" == *"user keyring"* ]] || { echo "bench-serve: the user keyring not used: $out" >&2; exit 1; }
+    DESKTOP_BASELINE_ROWS=()
+    if [[ -n "$BASELINE" ]]; then
+        "${DESKTOP[@]}" "$BASELINE" serve bench-serve >/dev/null 2>&1
+        DESKTOP_BASELINE_ROWS=(-n "baseline: serve (desktop default hit)" "$BASELINE serve bench-serve")
+    fi
+    "${DESKTOP[@]}" hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/desktop.json" \
+        -n "/bin/true (floor, desktop run)" "/bin/true" \
+        -n "s3creds serve (desktop default hit)" "$S3CREDS serve bench-serve" \
+        "${DESKTOP_BASELINE_ROWS[@]}" >"$WORK/desktop.txt" 2>&1
+    "${DESKTOP[@]}" "$S3CREDS" cache clear >/dev/null 2>&1   # the user keyring outlives this script
 )
 hyperfine -N --warmup 3 --runs 30 --export-json "$WORK/miss.json" \
     -n "s3creds serve --no-cache (miss: one AssumeRole)" "$S3CREDS serve bench-serve --no-cache" >"$WORK/miss.txt"
@@ -119,9 +138,11 @@ work, assumes = sys.argv[1], sys.argv[2]
 def load(name):
     return {r["command"]: r for r in json.load(open(f"{work}/{name}.json"))["results"]}
 hot, ss, miss, burst = load("hot"), load("ss"), load("miss"), load("burst")
+desktop = load("desktop")
 ms = lambda r: statistics.median(r["times"]) * 1000
 floor = ms(hot["/bin/true (floor)"])
 ss_floor = ms(ss["/bin/true (floor, Secret Service run)"])
+desktop_floor = ms(desktop["/bin/true (floor, desktop run)"])
 curl = ms(hot["upstream: curl localserver"])
 print("credential_process helper, median wall time")
 print(f"  /bin/true (floor)                 {floor:8.2f} ms")
@@ -130,6 +151,8 @@ for label, table, name, base in [
     ("baseline, keyutils hit", hot, "baseline: serve (cache hit)", floor),
     ("s3creds serve, Secret Service hit", ss, "s3creds serve (Secret Service hit)", ss_floor),
     ("baseline, Secret Service hit", ss, "baseline: serve (Secret Service hit)", ss_floor),
+    ("s3creds serve, desktop default hit", desktop, "s3creds serve (desktop default hit)", desktop_floor),
+    ("baseline, desktop default hit", desktop, "baseline: serve (desktop default hit)", desktop_floor),
 ]:
     if name in table:
         t = ms(table[name])

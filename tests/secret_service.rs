@@ -91,10 +91,11 @@ fn an_unlocked_secret_service_caches_the_credentials() {
     assert_private_session_keyring();
     let moto = Moto::start();
     Aws::new(&moto.url, &Keys::dummy()).create_bucket("ss-bucket");
-    let outcome = in_dbus_session_without_session_keyring(
+    let outcome = in_dbus_session(
         &moto,
         "set -e
          eval \"$UNLOCKED_KEYRING\"
+         export S3CREDS_KEYRING=secret-service
          \"$S3CREDS\" serve ss-bucket
          \"$S3CREDS\" serve ss-bucket
          \"$S3CREDS\" cache list",
@@ -116,6 +117,53 @@ fn an_unlocked_secret_service_caches_the_credentials() {
         "{}",
         outcome.stderr
     );
+}
+
+/// The desktop without pam_keyinit: no session keyring of its own (the shared user-session keyring,
+/// where a key a process adds can be neither read back nor removed), and an unlocked Secret Service.
+/// `auto` caches in the user keyring, which every process of the user reaches, and leaves Secret
+/// Service alone: a hit is two system calls instead of a D-Bus exchange with the keyring daemon.
+/// The only test that uses the user keyring, which all tests of this user share.
+#[test]
+fn a_desktop_without_a_session_keyring_caches_in_the_user_keyring_not_secret_service() {
+    assert_private_session_keyring();
+    let moto = Moto::start();
+    Aws::new(&moto.url, &Keys::dummy()).create_bucket("desktop");
+    let outcome = in_dbus_session_without_session_keyring(
+        &moto,
+        "set -e
+         eval \"$UNLOCKED_KEYRING\"
+         \"$S3CREDS\" serve desktop
+         \"$S3CREDS\" serve desktop
+         \"$S3CREDS\" cache list
+         echo 'Secret Service:'
+         # Another cache folder, so that only what the Secret Service itself holds is listed.
+         S3CREDS_KEYRING=secret-service S3CREDS_CACHE_DIR=\"$HOME/no-index\" \"$S3CREDS\" cache list
+         \"$S3CREDS\" cache clear
+         \"$S3CREDS\" cache list",
+    );
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    let ids = key_ids(&outcome.stdout);
+    assert_eq!(ids.len(), 2, "{}", outcome.stdout);
+    assert_eq!(ids[0], ids[1], "the second serve is a user keyring hit");
+    let (kernel, rest) = outcome.stdout.split_once("Secret Service:\n").unwrap();
+    assert!(
+        kernel.contains("[kernel (keyutils, user keyring)]"),
+        "{}",
+        outcome.stdout
+    );
+    let (secret_service, after_clear) = rest.split_once("Removed ").unwrap();
+    assert_eq!(
+        secret_service, "The credential cache is empty.\n",
+        "nothing went to Secret Service: {}",
+        outcome.stdout
+    );
+    assert!(
+        after_clear.ends_with("The credential cache is empty.\n"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(!outcome.stderr.contains("s3creds"), "{}", outcome.stderr);
 }
 
 /// With a session keyring of its own, `auto` does not ask D-Bus at all: the kernel keyring answers a
@@ -147,20 +195,19 @@ fn auto_prefers_the_processes_own_session_keyring_to_secret_service() {
     assert!(!outcome.stderr.contains("s3creds"), "{}", outcome.stderr);
 }
 
-/// A locked collection would prompt to unlock: nothing in it is read and nothing is written to it.
-/// Without a session keyring of its own the kernel keyring is not written either (a key added to the
-/// user session keyring can be neither read back nor removed), so caching is off, said once, and the
-/// credentials are still served.
+/// A locked collection would prompt to unlock: nothing in it is read and nothing is written to it, so
+/// caching is off, said once, and the credentials are still served.
 #[test]
 fn a_secret_service_without_an_unlocked_collection_is_not_used_and_nothing_prompts() {
     assert_private_session_keyring();
     let moto = Moto::start();
     Aws::new(&moto.url, &Keys::dummy()).create_bucket("locked-bucket");
     let started = std::time::Instant::now();
-    let outcome = in_dbus_session_without_session_keyring(
+    let outcome = in_dbus_session(
         &moto,
         "set -e
          eval \"$UNLOCKED_KEYRING\"
+         export S3CREDS_KEYRING=secret-service
          \"$S3CREDS\" serve locked-bucket
          dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
              org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login \

@@ -221,47 +221,8 @@ fn without_a_usable_keyring_serve_still_answers() {
     }
     assert_eq!(count(&proxy, "AssumeRole"), 2);
 
-    // The keyutils trap: a process on the shared user-session keyring, where a key it adds can be
-    // neither read back nor removed. s3creds must not write there at all, say so once, and answer.
-    let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
-    let binary = assert_cmd::cargo::cargo_bin("s3creds");
-    let template = serve_command(&proxy.url, cache.path());
-    let envs: Vec<_> = template
-        .get_envs()
-        .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
-        .collect();
-    let mut in_user_session = Command::new("keyctl");
-    in_user_session
-        .args(["session", &format!("_uid_ses.{}", uid.trim())])
-        .arg(&binary)
-        .args(["serve", "degrade-bucket", "--prefix", "trap/"]);
-    for (key, value) in envs {
-        match value {
-            Some(value) => in_user_session.env(key, value),
-            None => in_user_session.env_remove(key),
-        };
-    }
-    let outcome = run_std(&mut in_user_session);
-    // keyctl prints "Joined session keyring: N" on stderr; anything else must be the one cache line.
-    let other_lines: Vec<&str> = outcome
-        .stderr
-        .lines()
-        .filter(|l| !l.starts_with("Joined session keyring"))
-        .collect();
-    assert_eq!(
-        other_lines,
-        [
-            "s3creds: credential cache off: this process has no session keyring of its own (run \
-          inside a login session, a systemd service, or `keyctl session -`)"
-        ],
-        "{}",
-        outcome.stderr
-    );
-    let outcome = support::Outcome {
-        stderr: String::new(),
-        ..outcome
-    };
-    process_credentials(&outcome);
+    // A process on the shared user-session keyring (no session keyring of its own) caches in the
+    // user keyring: tests/secret_service.rs, the one test that uses it (it is shared by every test).
 }
 
 #[test]

@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A D-Bus value, as far as s3creds sends or reads them.
 #[derive(Debug, Clone, PartialEq)]
@@ -396,80 +396,112 @@ const FIELD_SIGNATURE: u8 = 8;
 /// Secret Service answers s3creds with a few kilobytes).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
+/// How an error of a batch that ran out of time begins ("did not answer within 500 ms"), so that
+/// callers can name the service that was silent.
+pub const TIMED_OUT: &str = "did not answer within";
+
+/// One method call to send.
+pub struct MethodCall<'a> {
+    pub destination: &'a str,
+    pub path: &'a str,
+    pub interface: &'a str,
+    pub member: &'a str,
+    pub arguments: &'a [Value],
+}
+
+const BUS: MethodCall<'static> = MethodCall {
+    destination: "org.freedesktop.DBus",
+    path: "/org/freedesktop/DBus",
+    interface: "org.freedesktop.DBus",
+    member: "Hello",
+    arguments: &[],
+};
+
+/// A method's reply: its body values, or the error reply's name and text.
+pub type Reply = Result<Vec<Value>, String>;
+
 /// One connection to the session bus.
+///
+/// Calls are pipelined: a batch of calls is written at once and the replies are read afterwards, so
+/// a batch costs one round trip through the bus however many calls it holds. Opening the connection
+/// pipelines the authentication, BEGIN, Hello and the caller's first calls in a single write (as
+/// sd-bus does; dbus-daemon and dbus-broker keep the bytes after BEGIN for the message stream).
 pub struct Connection {
     stream: UnixStream,
     serial: u32,
+    /// How long one batch (its writes and its replies) may take.
+    timeout: Duration,
+    /// Bytes received and not yet taken: replies can arrive together, and after the SASL line.
+    received: Vec<u8>,
+    /// Replies that arrived while another was awaited: (serial, reply).
+    early: Vec<(u32, Received)>,
 }
 
 impl Connection {
-    /// Connect to the session bus (`DBUS_SESSION_BUS_ADDRESS`), authenticate, and say Hello. Every
-    /// read and write waits at most `timeout`.
-    pub fn session(timeout: Duration) -> Result<Connection, String> {
+    /// Connect to the session bus (`DBUS_SESSION_BUS_ADDRESS`), authenticate, say Hello and send
+    /// `first_calls`, all in one write; return the connection and the replies of `first_calls`. The
+    /// whole exchange takes at most `timeout`, and so does every later batch.
+    pub fn session(
+        timeout: Duration,
+        first_calls: &[MethodCall<'_>],
+    ) -> Result<(Connection, Vec<Reply>), String> {
         let address = crate::env::var(crate::env::DBUS_SESSION)
             .ok_or("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)")?;
         let mut last_error = String::from("no usable D-Bus address");
         for candidate in address.split(';').filter(|a| !a.is_empty()) {
             match connect_unix(candidate) {
-                Ok(stream) => {
-                    let mut connection = Connection { stream, serial: 0 };
-                    connection
-                        .stream
-                        .set_read_timeout(Some(timeout))
-                        .and_then(|()| connection.stream.set_write_timeout(Some(timeout)))
-                        .map_err(|e| format!("D-Bus socket: {e}"))?;
-                    connection.authenticate()?;
-                    connection.call(
-                        "org.freedesktop.DBus",
-                        "/org/freedesktop/DBus",
-                        "org.freedesktop.DBus",
-                        "Hello",
-                        &[],
-                    )?;
-                    return Ok(connection);
-                }
+                Ok(stream) => return Connection::open_on(stream, timeout, first_calls),
                 Err(e) => last_error = e,
             }
         }
         Err(last_error)
     }
 
-    fn authenticate(&mut self) -> Result<(), String> {
+    fn open_on(
+        stream: UnixStream,
+        timeout: Duration,
+        first_calls: &[MethodCall<'_>],
+    ) -> Result<(Connection, Vec<Reply>), String> {
+        let mut connection = Connection {
+            stream,
+            serial: 0,
+            timeout,
+            received: Vec::new(),
+            early: Vec::new(),
+        };
+        let replies = connection.open(first_calls)?;
+        Ok((connection, replies))
+    }
+
+    fn open(&mut self, first_calls: &[MethodCall<'_>]) -> Result<Vec<Reply>, String> {
+        let deadline = Instant::now() + self.timeout;
         let uid = rustix::process::getuid().as_raw();
         let hex_uid: String = uid
             .to_string()
             .bytes()
             .map(|b| format!("{b:02x}"))
             .collect();
-        self.stream
-            .write_all(format!("\0AUTH EXTERNAL {hex_uid}\r\n").as_bytes())
-            .map_err(|e| format!("D-Bus authentication: {e}"))?;
-        let line = self.read_line()?;
+        let mut bytes = format!("\0AUTH EXTERNAL {hex_uid}\r\nBEGIN\r\n").into_bytes();
+        let (hello, message) = self.encode(&BUS);
+        bytes.extend_from_slice(&message);
+        let mut serials = Vec::with_capacity(first_calls.len());
+        for call in first_calls {
+            let (serial, message) = self.encode(call);
+            bytes.extend_from_slice(&message);
+            serials.push(serial);
+        }
+        self.write(&bytes, deadline)?;
+        let line = self.read_line(deadline)?;
         if !line.starts_with("OK ") {
             return Err(format!(
                 "the D-Bus session bus refused authentication ({line})"
             ));
         }
-        self.stream
-            .write_all(b"BEGIN\r\n")
-            .map_err(|e| format!("D-Bus authentication: {e}"))
-    }
-
-    /// One SASL line, byte by byte: nothing after it may be consumed (the messages follow).
-    fn read_line(&mut self) -> Result<String, String> {
-        let mut line = Vec::new();
-        let mut byte = [0u8];
-        while !line.ends_with(b"\r\n") {
-            if line.len() > 512 {
-                return Err("the D-Bus session bus sent an overlong authentication line".into());
-            }
-            self.stream
-                .read_exact(&mut byte)
-                .map_err(|e| format!("D-Bus authentication: {e}"))?;
-            line.push(byte[0]);
-        }
-        line.truncate(line.len() - 2);
-        Ok(String::from_utf8_lossy(&line).into_owned())
+        self.reply(hello, deadline)?;
+        serials
+            .into_iter()
+            .map(|serial| self.reply_or_failure(serial, deadline))
+            .collect()
     }
 
     /// Call a method and return the reply's body values. An error reply is an `Err` with its name.
@@ -481,18 +513,50 @@ impl Connection {
         member: &str,
         arguments: &[Value],
     ) -> Result<Vec<Value>, String> {
+        let mut replies = self.call_all(&[MethodCall {
+            destination,
+            path,
+            interface,
+            member,
+            arguments,
+        }])?;
+        replies
+            .pop()
+            .unwrap_or_else(|| Err("no D-Bus reply".into()))
+    }
+
+    /// Send `calls` in one write and read their replies: one round trip for the batch. The outer
+    /// `Err` is a broken connection; each inner `Reply` is that call's own answer.
+    pub fn call_all(&mut self, calls: &[MethodCall<'_>]) -> Result<Vec<Reply>, String> {
+        let deadline = Instant::now() + self.timeout;
+        let mut bytes = Vec::new();
+        let mut serials = Vec::with_capacity(calls.len());
+        for call in calls {
+            let (serial, message) = self.encode(call);
+            bytes.extend_from_slice(&message);
+            serials.push(serial);
+        }
+        self.write(&bytes, deadline)?;
+        serials
+            .into_iter()
+            .map(|serial| self.reply_or_failure(serial, deadline))
+            .collect()
+    }
+
+    /// The message of one call, and its serial.
+    fn encode(&mut self, call: &MethodCall<'_>) -> (u32, Vec<u8>) {
         self.serial = self.serial.wrapping_add(1).max(1);
         let serial = self.serial;
         let mut body = Writer::default();
-        for argument in arguments {
+        for argument in call.arguments {
             body.value(argument);
         }
-        let signature: String = arguments.iter().map(Value::signature).collect();
+        let signature: String = call.arguments.iter().map(Value::signature).collect();
         let mut fields = vec![
-            header_field(FIELD_PATH, Value::path(path)),
-            header_field(FIELD_INTERFACE, Value::str(interface)),
-            header_field(FIELD_MEMBER, Value::str(member)),
-            header_field(FIELD_DESTINATION, Value::str(destination)),
+            header_field(FIELD_PATH, Value::path(call.path)),
+            header_field(FIELD_INTERFACE, Value::str(call.interface)),
+            header_field(FIELD_MEMBER, Value::str(call.member)),
+            header_field(FIELD_DESTINATION, Value::str(call.destination)),
         ];
         if !signature.is_empty() {
             fields.push(header_field(FIELD_SIGNATURE, Value::Signature(signature)));
@@ -504,32 +568,107 @@ impl Connection {
         message.value(&Value::Array("(yv)".into(), fields));
         message.pad(8);
         message.buffer.extend_from_slice(&body.buffer);
+        (serial, message.buffer)
+    }
+
+    /// The reply to `serial`: Ok(Ok(body)), Ok(Err(error reply)), or Err for a broken connection.
+    fn reply_or_failure(&mut self, serial: u32, deadline: Instant) -> Result<Reply, String> {
+        let reply = match self.early.iter().position(|(s, _)| *s == serial) {
+            Some(index) => self.early.swap_remove(index).1,
+            None => loop {
+                let message = self.read_message(deadline)?;
+                match message.reply_serial {
+                    Some(s) if s == serial => break message,
+                    // A reply to a call sent in the same batch, read before the one awaited.
+                    Some(s) if s > serial && s <= self.serial => self.early.push((s, message)),
+                    // A signal (NameAcquired...) or anything else: not ours.
+                    _ => {}
+                }
+            },
+        };
+        Ok(match reply.kind {
+            METHOD_RETURN => Ok(reply.body),
+            ERROR => Err(match reply.body.first().and_then(Value::as_str) {
+                Some(text) => format!("{}: {text}", reply.error_name.as_deref().unwrap_or("error")),
+                None => reply.error_name.unwrap_or_else(|| "a D-Bus error".into()),
+            }),
+            _ => Err("an unexpected D-Bus message kind in reply".into()),
+        })
+    }
+
+    fn reply(&mut self, serial: u32, deadline: Instant) -> Result<Vec<Value>, String> {
+        self.reply_or_failure(serial, deadline)?
+    }
+
+    fn write(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), String> {
+        let left = self.remaining(deadline)?;
         self.stream
-            .write_all(&message.buffer)
-            .map_err(|e| format!("D-Bus: {e}"))?;
+            .set_write_timeout(Some(left))
+            .map_err(|e| format!("D-Bus socket: {e}"))?;
+        self.stream.write_all(bytes).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => self.timed_out(),
+            _ => format!("D-Bus: {e}"),
+        })
+    }
+
+    /// The time left before `deadline`, or the timeout error once it has passed.
+    fn remaining(&self, deadline: Instant) -> Result<Duration, String> {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| self.timed_out())
+    }
+
+    /// The error of a batch that ran out of time; see [`TIMED_OUT`].
+    fn timed_out(&self) -> String {
+        format!("{TIMED_OUT} {} ms", self.timeout.as_millis())
+    }
+
+    /// Read what the bus has sent (at least one byte), within the deadline.
+    fn fill(&mut self, deadline: Instant) -> Result<(), String> {
+        let left = self.remaining(deadline)?;
+        self.stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| format!("D-Bus socket: {e}"))?;
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => self.timed_out(),
+            _ => format!("D-Bus: {e}"),
+        })?;
+        if n == 0 {
+            return Err("D-Bus: the bus closed the connection".into());
+        }
+        self.received.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    /// The first `n` received bytes, taken.
+    fn take(&mut self, n: usize, deadline: Instant) -> Result<Vec<u8>, String> {
+        while self.received.len() < n {
+            self.fill(deadline)?;
+        }
+        Ok(self.received.drain(..n).collect())
+    }
+
+    /// One SASL line.
+    fn read_line(&mut self, deadline: Instant) -> Result<String, String> {
         loop {
-            let reply = self.read_message()?;
-            if reply.reply_serial != Some(serial) {
-                continue; // a signal (NameAcquired...) or another message: not ours
+            if let Some(end) = self.received.windows(2).position(|w| w == b"\r\n") {
+                let line = self.take(end + 2, deadline)?;
+                return Ok(String::from_utf8_lossy(&line[..end]).into_owned());
             }
-            return match reply.kind {
-                METHOD_RETURN => Ok(reply.body),
-                ERROR => Err(match reply.body.first().and_then(Value::as_str) {
-                    Some(text) => {
-                        format!("{}: {text}", reply.error_name.as_deref().unwrap_or("error"))
-                    }
-                    None => reply.error_name.unwrap_or_else(|| "a D-Bus error".into()),
-                }),
-                _ => continue,
-            };
+            if self.received.len() > 512 {
+                return Err("the D-Bus session bus sent an overlong authentication line".into());
+            }
+            self.fill(deadline)?;
         }
     }
 
-    fn read_message(&mut self) -> Result<Received, String> {
-        let mut fixed = [0u8; 16];
-        self.stream
-            .read_exact(&mut fixed)
-            .map_err(|e| format!("D-Bus: {e}"))?;
+    fn read_message(&mut self, deadline: Instant) -> Result<Received, String> {
+        let fixed: [u8; 16] = self
+            .take(16, deadline)?
+            .try_into()
+            .map_err(|_| "D-Bus: a short header")?;
         let big_endian = match fixed[0] {
             b'l' => false,
             b'B' => true,
@@ -550,11 +689,9 @@ impl Connection {
             .checked_add(body_length)
             .filter(|total| *total <= MAX_MESSAGE)
             .ok_or("a D-Bus message too large")?;
-        let mut data = vec![0u8; total];
-        data[..16].copy_from_slice(&fixed);
-        self.stream
-            .read_exact(&mut data[16..])
-            .map_err(|e| format!("D-Bus: {e}"))?;
+        let mut data = Vec::with_capacity(total);
+        data.extend_from_slice(&fixed);
+        data.extend_from_slice(&self.take(total - 16, deadline)?);
         let mut reader = Reader {
             data: &data[..16 + fields_length],
             at: 12,
@@ -670,6 +807,111 @@ mod tests {
         assert_eq!(rest, "");
         assert_eq!(read, value, "{signature}");
         assert_eq!(reader.at, writer.buffer.len());
+    }
+
+    /// A message from the bus: a reply to `reply_serial` (an error when `error` is given), or a
+    /// signal when it is None.
+    fn from_bus(
+        serial: u32,
+        reply_serial: Option<u32>,
+        error: Option<&str>,
+        body: &[Value],
+    ) -> Vec<u8> {
+        let mut writer = Writer::default();
+        for value in body {
+            writer.value(value);
+        }
+        let signature: String = body.iter().map(Value::signature).collect();
+        let mut fields = vec![header_field(FIELD_SIGNATURE, Value::Signature(signature))];
+        if let Some(reply_serial) = reply_serial {
+            fields.push(header_field(FIELD_REPLY_SERIAL, Value::U32(reply_serial)));
+        }
+        if let Some(error) = error {
+            fields.push(header_field(FIELD_ERROR_NAME, Value::str(error)));
+        }
+        let kind = match (reply_serial, error) {
+            (None, _) => 4, // SIGNAL
+            (Some(_), None) => METHOD_RETURN,
+            (Some(_), Some(_)) => ERROR,
+        };
+        let mut message = Writer::default();
+        message.buffer.extend_from_slice(&[b'l', kind, 0, 1]);
+        message.u32(writer.buffer.len() as u32);
+        message.u32(serial);
+        message.value(&Value::Array("(yv)".into(), fields));
+        message.pad(8);
+        message.buffer.extend_from_slice(&writer.buffer);
+        message.buffer
+    }
+
+    /// The opening exchange is one write, and replies are matched by serial whatever their order: a
+    /// signal in between, a later call's reply first, an error reply, all in one read.
+    #[test]
+    fn pipelined_calls_get_their_own_replies_in_any_order() {
+        let (client, mut bus) = UnixStream::pair().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut first = vec![0u8; 4096];
+            let n = bus.read(&mut first).unwrap();
+            let text = String::from_utf8_lossy(&first[..n]).into_owned();
+            // Hello (serial 1) and both calls (2, 3) came with the authentication.
+            let mut answer = b"OK 0123456789abcdef0123456789abcdef\r\n".to_vec();
+            answer.extend(from_bus(1, None, None, &[Value::str("NameAcquired")]));
+            answer.extend(from_bus(
+                2,
+                Some(3),
+                Some("org.example.Failed"),
+                &[Value::str("no")],
+            ));
+            answer.extend(from_bus(3, Some(1), None, &[Value::str(":1.7")]));
+            answer.extend(from_bus(4, Some(2), None, &[Value::str("two")]));
+            bus.write_all(&answer).unwrap();
+            // A later batch: replies reversed.
+            let mut more = vec![0u8; 4096];
+            let _ = bus.read(&mut more).unwrap();
+            let mut answer = from_bus(5, Some(5), None, &[Value::str("five")]);
+            answer.extend(from_bus(6, Some(4), None, &[Value::str("four")]));
+            bus.write_all(&answer).unwrap();
+            (text, n)
+        });
+        let call = |member| MethodCall {
+            destination: "org.example",
+            path: "/",
+            interface: "org.example",
+            member,
+            arguments: &[],
+        };
+        let (mut connection, replies) = Connection::open_on(
+            client,
+            Duration::from_secs(5),
+            &[call("Two"), call("Three")],
+        )
+        .unwrap();
+        assert_eq!(replies[0], Ok(vec![Value::str("two")]));
+        assert_eq!(replies[1], Err("org.example.Failed: no".to_string()));
+        let replies = connection.call_all(&[call("Four"), call("Five")]).unwrap();
+        assert_eq!(
+            replies,
+            [Ok(vec![Value::str("four")]), Ok(vec![Value::str("five")])]
+        );
+        let (text, n) = server.join().unwrap();
+        assert!(text.starts_with("\0AUTH EXTERNAL "), "{text}");
+        assert!(text.contains("\r\nBEGIN\r\nl"), "{text}");
+        assert!(
+            n > 3 * 100,
+            "Hello and both calls in the first write: {n} bytes"
+        );
+    }
+
+    /// A bus that never answers costs one deadline, not one per read.
+    #[test]
+    fn a_silent_bus_is_a_timeout_error() {
+        let (client, _bus) = UnixStream::pair().unwrap();
+        let started = std::time::Instant::now();
+        let error = Connection::open_on(client, Duration::from_millis(200), &[])
+            .err()
+            .unwrap();
+        assert_eq!(error, format!("{TIMED_OUT} 200 ms"));
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 
     #[test]

@@ -1,17 +1,21 @@
-//! The Linux kernel keyring (keyutils): entries are `user` keys in the session keyring, each with a
-//! kernel timeout at the expiry of what it holds.
+//! The Linux kernel keyring (keyutils): entries are `user` keys, each with a kernel timeout at the
+//! expiry of what it holds, in the process's own session keyring, or else in the user keyring.
 //!
-//! Only the session keyring is used, not the per-user persistent keyring: the persistent keyring
-//! outlives the session by days and is shared by every session of the user, so an entry written
-//! under `keyctl session -` (a test, the demo, a CI job) would outlive its private session and its
-//! index. A new login session therefore starts with an empty cache (one AssumeRole per policy).
+//! The session keyring comes first: under `keyctl session -` (a test, the demo, a CI job) or a login
+//! with pam_keyinit, entries live and die with that session and its index. Without a session keyring
+//! of its own a process gets the per-user "user session" keyring, where a key it adds can be neither
+//! read back nor removed; the user keyring (`@u`, linked from it) works there, and is what every
+//! process of the user reaches, in every login session, until the user's last process ends. That is
+//! the desktop case, and it keeps a hit at two system calls instead of a Secret Service round trip
+//! (see `keystore.rs`). The per-user persistent keyring is not used: it outlives the user's
+//! processes by days.
 
 use super::{Backend, SERVICE};
-use linux_keyutils::{KeyRing, KeyRingIdentifier};
+use linux_keyutils::{KeyError, KeyRing, KeyRingIdentifier};
 use std::time::SystemTime;
 
 pub struct KernelKeyring {
-    session: KeyRing,
+    ring: KeyRing,
 }
 
 /// The description layout of linux-keyutils-keyring-store, which earlier versions used: entries they
@@ -42,7 +46,18 @@ impl KernelKeyring {
                     .to_string(),
             );
         }
-        Ok(KernelKeyring { session })
+        Ok(KernelKeyring { ring: session })
+    }
+
+    /// The user keyring, when this process may search it (it possesses it through its session
+    /// keyring): one search for a name no entry has tells, without writing anything.
+    pub fn open_user() -> Result<KernelKeyring, String> {
+        let ring = KeyRing::from_special_id(KeyRingIdentifier::User, true)
+            .map_err(|e| format!("the kernel user keyring is not available: {e}"))?;
+        match ring.search(&description("probe")) {
+            Ok(_) | Err(KeyError::KeyDoesNotExist) => Ok(KernelKeyring { ring }),
+            Err(e) => Err(format!("the kernel user keyring cannot be searched: {e}")),
+        }
     }
 
     /// Whether the process has a session keyring of its own (pam_keyinit at login, `keyctl
@@ -62,13 +77,13 @@ fn is_own_session(session: KeyRing) -> bool {
 
 impl Backend for KernelKeyring {
     fn get(&self, name: &str) -> Option<String> {
-        let key = self.session.search(&description(name)).ok()?;
+        let key = self.ring.search(&description(name)).ok()?;
         String::from_utf8(key.read_to_vec().ok()?).ok()
     }
 
     fn set(&self, name: &str, value: &str, expires_at: Option<SystemTime>) -> Result<(), String> {
         let key = self
-            .session
+            .ring
             .add_key(&description(name), value.as_bytes())
             .map_err(|e| e.to_string())?;
         if let Some(expires_at) = expires_at {
@@ -92,7 +107,7 @@ impl Backend for KernelKeyring {
         // Invalidation removes the key from every keyring it is linked to (earlier versions also
         // linked it to the persistent keyring). Bounded: each pass removes one key or stops.
         for _ in 0..16 {
-            match self.session.search(&description(name)) {
+            match self.ring.search(&description(name)) {
                 Ok(key) if key.invalidate().is_ok() => {}
                 _ => break,
             }
@@ -101,7 +116,7 @@ impl Backend for KernelKeyring {
 
     /// The kernel has no call that lists a keyring's contents by description without a buffer sized in
     /// advance, so the candidates come from /proc/keys (the keys this user may view), and a candidate
-    /// counts when a search from the session keyring finds it, i.e. it is in the keyring in use.
+    /// counts when a search from the keyring in use finds it, i.e. it is in the keyring in use.
     fn names(&self) -> Result<Vec<String>, String> {
         let listing = std::fs::read_to_string("/proc/keys")
             .map_err(|e| format!("cannot list the kernel keyring (/proc/keys): {e}"))?;
@@ -109,7 +124,7 @@ impl Backend for KernelKeyring {
             .lines()
             .filter_map(proc_keys_user_description)
             .filter_map(name_of)
-            .filter(|name| self.session.search(&description(name)).is_ok())
+            .filter(|name| self.ring.search(&description(name)).is_ok())
             .map(str::to_string)
             .collect();
         names.sort();

@@ -1,21 +1,23 @@
 //! Secret Service (gnome-keyring, KeePassXC, ...) spoken directly over ONE D-Bus connection with a
 //! plain session, on the blocking wire protocol of `super::dbus`.
 //!
-//! A cache hit is four messages: Hello, OpenSession("plain"), SearchItems, GetSecrets. Earlier versions
-//! went through the `secret-service` crate: a second connection for the store, a Diffie-Hellman
-//! session, and a proxy per collection and item, 13-16 ms per hit; then one zbus connection and six
-//! messages, about 10 ms; then four messages over zbus, 8.4 ms. The plain session is the specification's `plain` algorithm (libsecret falls
-//! back to it): the session bus socket is private to the user, and a process able to read its traffic
-//! runs as the user and can read the unlocked collection directly, so encryption protected nothing.
+//! A cache hit is three round trips: the authentication, Hello and OpenSession("plain") in one write,
+//! then SearchItems, then GetSecrets. Earlier versions went through the `secret-service` crate: a
+//! second connection for the store, a Diffie-Hellman session, and a proxy per collection and item,
+//! 13-16 ms per hit; then zbus, 8.4 ms; then four unpipelined messages, 5.5-6 ms. What is left is the
+//! keyring daemon's and the bus's own work for a new client (2.6 ms of CPU with gnome-keyring), which
+//! is why `auto` prefers the kernel keyring (see `keystore.rs`). The plain session is the
+//! specification's `plain` algorithm (libsecret falls back to it): the session bus socket is private
+//! to the user, and a process able to read its traffic runs as the user and can read the unlocked
+//! collection directly, so encryption protected nothing.
 //!
 //! Nothing here may prompt. Reads take only items the service reports as unlocked (reading a locked one
 //! would need Unlock, which prompts). Writes go to the default collection only when it is already
 //! unlocked, and a call that answers with a prompt is dismissed and counts as a failure.
 
-use super::dbus::{Connection, Value};
+use super::dbus::{Connection, MethodCall, Value, TIMED_OUT};
 use super::{Backend, SERVICE};
 use std::cell::RefCell;
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 const BUS_NAME: &str = "org.freedesktop.secrets";
@@ -36,19 +38,10 @@ pub struct SecretServiceStore {
 
 impl SecretServiceStore {
     /// Connect and open a plain session, all within `patience`: a bus that accepts the connection and
-    /// never answers must not hold up the helper. Later calls on the connection are bounded by the
-    /// same duration (socket timeouts).
+    /// never answers must not hold up the helper. Every later batch of calls on the connection is
+    /// bounded by the same duration.
     pub fn open(patience: Duration) -> Result<SecretServiceStore, String> {
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = sender.send(connect(patience));
-        });
-        receiver.recv_timeout(patience).unwrap_or_else(|_| {
-            Err(format!(
-                "Secret Service did not answer within {} ms",
-                patience.as_millis()
-            ))
-        })
+        connect(patience)
     }
 
     fn call(
@@ -141,21 +134,31 @@ impl SecretServiceStore {
     }
 }
 
+/// One round trip: authentication, Hello and OpenSession("plain") go in a single write.
 fn connect(patience: Duration) -> Result<SecretServiceStore, String> {
-    let mut connection = Connection::session(patience)
-        .map_err(|e| format!("Secret Service does not answer: {e}"))?;
-    let reply = connection
-        .call(
-            BUS_NAME,
-            SERVICE_PATH,
-            SERVICE_INTERFACE,
-            "OpenSession",
-            &[
-                Value::str("plain"),
-                Value::Variant(Box::new(Value::str(""))),
-            ],
-        )
-        .map_err(|e| format!("Secret Service does not answer: {e}"))?;
+    let open_session = MethodCall {
+        destination: BUS_NAME,
+        path: SERVICE_PATH,
+        interface: SERVICE_INTERFACE,
+        member: "OpenSession",
+        arguments: &[
+            Value::str("plain"),
+            Value::Variant(Box::new(Value::str(""))),
+        ],
+    };
+    let silent = |e: String| {
+        if e.starts_with(TIMED_OUT) {
+            format!("Secret Service {e}")
+        } else {
+            format!("Secret Service does not answer: {e}")
+        }
+    };
+    let (connection, mut replies) =
+        Connection::session(patience, &[open_session]).map_err(silent)?;
+    let reply = replies
+        .pop()
+        .ok_or("Secret Service: no OpenSession reply")?
+        .map_err(silent)?;
     let session = reply
         .get(1)
         .and_then(Value::as_str)
