@@ -92,8 +92,8 @@ impl KeyStore {
             _ => {
                 self.store.delete(name);
                 Err(format!(
-                    "the {} keyring accepted a write but did not give it back (on Linux: no session \
-                     keyring in this process; run inside a login session or `keyctl session -`)",
+                    "the {} keyring accepted a write but did not give it back (on Linux: a keyring \
+                     this process does not possess; run inside a login session or `keyctl session -`)",
                     self.backend
                 ))
             }
