@@ -100,6 +100,9 @@ pub async fn user_policies(aws: &AwsClients, user_name: &str) -> Result<Vec<(Str
 pub struct KeyUse {
     pub key: AccessKeyMetadata,
     pub last_used: Option<AccessKeyLastUsed>,
+    /// Set when `last_used` comes from IAM's credential report: the report's time. A use after it
+    /// does not show yet (IAM reuses a report for up to four hours). None when asked directly.
+    pub as_of: Option<aws_sdk_iam::primitives::DateTime>,
 }
 
 /// A user's access keys with their last use, the last-use reads concurrently.
@@ -107,7 +110,11 @@ pub async fn access_keys(aws: &AwsClients, user_name: &str) -> Result<Vec<KeyUse
     let keys = access_key_list(aws, user_name).await?;
     try_join_all(keys.into_iter().map(|key| async move {
         let last_used = key_last_used(aws, key.access_key_id().unwrap_or_default()).await?;
-        Ok(KeyUse { key, last_used })
+        Ok(KeyUse {
+            key,
+            last_used,
+            as_of: None,
+        })
     }))
     .await
 }
@@ -191,11 +198,15 @@ pub async fn credential_report_ready(aws: &AwsClients) -> bool {
         .is_ok_and(|output| output.state() == Some(&ReportStateType::Complete))
 }
 
-/// GetCredentialReport, parsed. None when it cannot be had or read (see `credential_report_ready`).
-pub async fn credential_report(aws: &AwsClients) -> Option<CredentialReport> {
+/// GetCredentialReport, parsed, with the time IAM generated it. None when it cannot be had or read
+/// (see `credential_report_ready`).
+pub async fn credential_report(
+    aws: &AwsClients,
+) -> Option<(CredentialReport, Option<aws_sdk_iam::primitives::DateTime>)> {
     let output = aws.iam.get_credential_report().send().await.ok()?;
+    let generated = output.generated_time;
     let text = String::from_utf8(output.content?.into_inner()).ok()?;
-    CredentialReport::parse(&text)
+    Some((CredentialReport::parse(&text)?, generated))
 }
 
 /// A role's inline policies: (name, document).

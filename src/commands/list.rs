@@ -167,7 +167,7 @@ async fn with_last_use(
     aws: &AwsClients,
     users: &[UserFacts],
     keys: Vec<Result<Vec<AccessKeyMetadata>>>,
-    report: Option<&CredentialReport>,
+    report: Option<&(CredentialReport, Option<DateTime>)>,
     concurrency: usize,
 ) -> Vec<(Option<Vec<KeyUse>>, Vec<String>)> {
     let mut out: Vec<(Option<Vec<KeyUse>>, Vec<String>)> = Vec::with_capacity(users.len());
@@ -177,22 +177,27 @@ async fn with_last_use(
             Ok(keys) => {
                 let mut uses = Vec::with_capacity(keys.len());
                 for (key_index, key) in keys.into_iter().enumerate() {
-                    let reported = report.and_then(|report| {
+                    let reported = report.and_then(|(report, generated)| {
                         let created = key
                             .create_date()
                             .and_then(|d| SystemTime::try_from(*d).ok())?;
-                        report.last_use(&user.arn, unix_seconds(created))
+                        Some((
+                            report.last_use(&user.arn, unix_seconds(created))?,
+                            generated,
+                        ))
                     });
                     match reported {
-                        Some(reported) => uses.push(KeyUse {
+                        Some((reported, generated)) => uses.push(KeyUse {
                             last_used: last_used(reported),
                             key,
+                            as_of: *generated,
                         }),
                         None => {
                             unanswered.push((user_index, key_index));
                             uses.push(KeyUse {
                                 key,
                                 last_used: None,
+                                as_of: None,
                             });
                         }
                     }
@@ -379,6 +384,7 @@ fn key_value(key: &KeyUse, now: SystemTime) -> Value {
         "LastUsedDate": rfc3339_value(last_used.and_then(|l| l.last_used_date())),
         "LastUsedService": known(last_used.map(|l| l.service_name())),
         "LastUsedRegion": known(last_used.map(|l| l.region())),
+        "LastUsedAsOf": rfc3339_value(key.as_of.as_ref()),
     })
 }
 
@@ -420,6 +426,10 @@ fn table_row(mut row: Map<String, Value>) -> Map<String, Value> {
                         text("LastUsedService")
                     )),
                     None => summary.push_str(" never used"),
+                }
+                // From the credential report: a use after its time does not show yet.
+                if let Some(as_of) = k["LastUsedAsOf"].as_str() {
+                    summary.push_str(&format!(" (as of {})", as_of.get(..16).unwrap_or(as_of)));
                 }
                 Value::String(summary.trim_end().to_string())
             })

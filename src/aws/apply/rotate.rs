@@ -15,7 +15,7 @@ pub async fn keys(aws: &AwsClients, user_name: &str) -> Result<Vec<KeyFacts>> {
     let keys = crate::aws::inventory::access_keys(aws, user_name).await?;
     Ok(keys
         .into_iter()
-        .map(|KeyUse { key, last_used }| {
+        .map(|KeyUse { key, last_used, .. }| {
             let used = last_used.as_ref();
             let last_used = used
                 .and_then(|u| u.last_used_date())
