@@ -87,58 +87,93 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
         set_plain_variables(&mut command, &first)?;
         return replace_this_process(command, program);
     }
-    let mut command = tokio::process::Command::from(command);
-    let outcome = crate::aws::block_on(async {
-        let listener = endpoint::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
-        let address = listener
-            .local_addr()
-            .map_err(|e| Error::Internal(format!("the endpoint has no address: {e}")))?;
-        let token = Token::generate()?;
-        command
-            .env(
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                format!("http://{address}{}", endpoint::CREDENTIALS_PATH),
-            )
-            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose());
+    // The endpoint. The command starts first, so that its own start (exec, loading, its runtime) runs
+    // beside the endpoint's: the socket is bound before it, so a request made at once waits in the
+    // listen queue until the server takes it. Signals are held back across the fork until their
+    // handlers exist, then delivered to them; the command starts with none held back (std resets it).
+    let listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|e| Error::Internal(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(format!("the endpoint has no address: {e}")))?;
+    let token = Token::generate()?;
+    command
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("http://{address}{}", endpoint::CREDENTIALS_PATH),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose());
+    let held = HeldSignals::hold()?;
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => std::process::exit(not_started(program, &error)),
+    };
+    let pid = child.id();
+    let (exited, exit) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = exited.send(child.wait());
+    });
+    let status = crate::aws::block_on(async {
         let mut signals = Signals::register()?;
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(error) => return Ok(Outcome::NotStarted(error)),
-        };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(endpoint::serve(
+        drop(held);
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| Error::Internal(format!("cannot serve the endpoint: {e}")))?;
+        tokio::spawn(endpoint::serve(
             listener,
             Arc::new(token),
             Arc::clone(&provider),
-            async {
-                let _ = stopped.await;
-            },
+            std::future::pending(),
         ));
-        let status = loop {
+        tokio::pin!(exit);
+        loop {
             tokio::select! {
-                status = child.wait() => break status,
-                signal = signals.next() => {
-                    if let (Some(signal), Some(pid)) = (signal, child.id()) {
-                        forward(signal, pid);
-                    }
-                }
+                status = &mut exit => break status
+                    .map_err(|_| Error::Internal("the command's waiter stopped".into()))?
+                    .map_err(|e| Error::Internal(format!("cannot wait for the command: {e}"))),
+                Some(signal) = signals.next() => forward(signal, pid),
             }
-        };
-        // The command has ended: so does the endpoint, closing its port before s3creds exits.
-        let _ = stop.send(());
-        let _ = server.await;
-        status
-            .map(Outcome::Exited)
-            .map_err(|e| Error::Internal(format!("cannot wait for the command: {e}")))
+        }
     })??;
+    // The command's status is s3creds's: leave at once, which also closes the endpoint's port, since
+    // `main_impl` only knows s3creds's own exit codes.
+    std::process::exit(exit_code_of(status))
+}
 
-    let code = match outcome {
-        Outcome::Exited(status) => exit_code_of(status),
-        Outcome::NotStarted(error) => not_started(program, &error),
-    };
-    // The command's status is s3creds's: leave at once (nothing is left to clean up: the endpoint and
-    // its runtime are gone), since `main_impl` only knows s3creds's own exit codes.
-    std::process::exit(code)
+/// SIGINT, SIGTERM and SIGHUP held back from this thread (and the threads it starts) until dropped;
+/// one arriving meanwhile is delivered then.
+#[cfg(unix)]
+struct HeldSignals(nix::sys::signal::SigSet);
+
+#[cfg(unix)]
+impl HeldSignals {
+    fn hold() -> Result<HeldSignals> {
+        use nix::sys::signal::{SigSet, Signal};
+        let mut set = SigSet::empty();
+        for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            set.add(signal);
+        }
+        set.thread_block()
+            .map_err(|e| Error::Internal(format!("cannot hold signals back: {e}")))?;
+        Ok(HeldSignals(set))
+    }
+}
+
+#[cfg(unix)]
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        let _ = self.0.thread_unblock();
+    }
+}
+
+#[cfg(not(unix))]
+struct HeldSignals;
+
+#[cfg(not(unix))]
+impl HeldSignals {
+    fn hold() -> Result<HeldSignals> {
+        Ok(HeldSignals)
+    }
 }
 
 /// `--env`: nothing of s3creds has to outlive the start (plain variables are not refreshed), so the
@@ -176,11 +211,6 @@ fn not_started(program: &std::ffi::OsStr, error: &std::io::Error) -> i32 {
     } else {
         NOT_RUNNABLE
     }
-}
-
-enum Outcome {
-    Exited(ExitStatus),
-    NotStarted(std::io::Error),
 }
 
 /// `--env`: the credentials as plain variables, for tools that read only those. They are not
