@@ -409,7 +409,8 @@ pub struct MethodCall<'a> {
     pub arguments: &'a [Value],
 }
 
-const BUS: MethodCall<'static> = MethodCall {
+/// The bus's own Hello, the first message of every connection.
+const HELLO: MethodCall<'static> = MethodCall {
     destination: "org.freedesktop.DBus",
     path: "/org/freedesktop/DBus",
     interface: "org.freedesktop.DBus",
@@ -482,14 +483,8 @@ impl Connection {
             .map(|b| format!("{b:02x}"))
             .collect();
         let mut bytes = format!("\0AUTH EXTERNAL {hex_uid}\r\nBEGIN\r\n").into_bytes();
-        let (hello, message) = self.encode(&BUS);
-        bytes.extend_from_slice(&message);
-        let mut serials = Vec::with_capacity(first_calls.len());
-        for call in first_calls {
-            let (serial, message) = self.encode(call);
-            bytes.extend_from_slice(&message);
-            serials.push(serial);
-        }
+        let hello = self.encode_into(&[HELLO], &mut bytes);
+        let serials = self.encode_into(first_calls, &mut bytes);
         self.write(&bytes, deadline)?;
         let line = self.read_line(deadline)?;
         if !line.starts_with("OK ") {
@@ -497,11 +492,10 @@ impl Connection {
                 "the D-Bus session bus refused authentication ({line})"
             ));
         }
-        self.reply(hello, deadline)?;
-        serials
-            .into_iter()
-            .map(|serial| self.reply_or_failure(serial, deadline))
-            .collect()
+        for reply in self.replies(hello, deadline)? {
+            reply?;
+        }
+        self.replies(serials, deadline)
     }
 
     /// Call a method and return the reply's body values. An error reply is an `Err` with its name.
@@ -530,13 +524,25 @@ impl Connection {
     pub fn call_all(&mut self, calls: &[MethodCall<'_>]) -> Result<Vec<Reply>, String> {
         let deadline = Instant::now() + self.timeout;
         let mut bytes = Vec::new();
-        let mut serials = Vec::with_capacity(calls.len());
-        for call in calls {
-            let (serial, message) = self.encode(call);
-            bytes.extend_from_slice(&message);
-            serials.push(serial);
-        }
+        let serials = self.encode_into(calls, &mut bytes);
         self.write(&bytes, deadline)?;
+        self.replies(serials, deadline)
+    }
+
+    /// Append the messages of `calls` to `bytes`; their serials, in order.
+    fn encode_into(&mut self, calls: &[MethodCall<'_>], bytes: &mut Vec<u8>) -> Vec<u32> {
+        calls
+            .iter()
+            .map(|call| {
+                let (serial, message) = self.encode(call);
+                bytes.extend_from_slice(&message);
+                serial
+            })
+            .collect()
+    }
+
+    /// The replies to `serials`, in order, read within `deadline`.
+    fn replies(&mut self, serials: Vec<u32>, deadline: Instant) -> Result<Vec<Reply>, String> {
         serials
             .into_iter()
             .map(|serial| self.reply_or_failure(serial, deadline))
@@ -594,10 +600,6 @@ impl Connection {
             }),
             _ => Err("an unexpected D-Bus message kind in reply".into()),
         })
-    }
-
-    fn reply(&mut self, serial: u32, deadline: Instant) -> Result<Vec<Value>, String> {
-        self.reply_or_failure(serial, deadline)?
     }
 
     fn write(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), String> {
