@@ -4,7 +4,8 @@
 #     client start, the AWS CLI at every command. Once on the kernel keyring (keyutils), once on Secret
 #     Service (gnome-keyring, unlocked, in a private D-Bus session started here), and once as the
 #     desktop default: `auto` without a session keyring of its own, that Secret Service present;
-#   - the same hits for a second binary when BASELINE=/path/to/old/s3creds is set (before/after);
+#   - the same hits for a second binary when BASELINE=/path/to/old/s3creds is set (before/after),
+#     and PAIRS (default 6) alternating rounds of the two kernel-keyring hits;
 #   - `/bin/true`, the floor for starting any helper process;
 #   - upstream's documented path: `s3-credentials localserver` running, `curl -s http://.../` as helper;
 #   - the miss path (`serve --no-cache`: one AssumeRole with the remembered role);
@@ -72,6 +73,17 @@ hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/hot.json" \
     -n "s3creds serve (cache hit)" "$S3CREDS serve bench-serve" \
     "${BASELINE_ROWS[@]}" \
     -n "upstream: curl localserver" "curl -s http://127.0.0.1:$UP_PORT/" >"$WORK/hot.txt"
+# With a baseline, PAIRS alternating rounds of the two kernel-keyring hits (baseline first, then the
+# new one first, ...): on a VM whose speed drifts between hyperfine blocks, the per-round ratios say
+# more than one block each.
+PAIRS=${PAIRS:-6}
+if [[ -n "$BASELINE" ]]; then
+    for round in $(seq "$PAIRS"); do
+        if (( round % 2 )); then first=$BASELINE; second=$S3CREDS; else first=$S3CREDS; second=$BASELINE; fi
+        hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/pair-$round.json" \
+            "$first serve bench-serve" "$second serve bench-serve" >/dev/null
+    done
+fi
 # Earlier versions link the per-user persistent keyring into the session; unlink it again so that
 # the `cache clear` below only sees this benchmark's entries.
 keyctl unlink "$(keyctl get_persistent @s)" @s >/dev/null 2>&1 || true
@@ -132,9 +144,9 @@ for i in $(seq 32); do AWS_ENDPOINT_URL="$PROXY" "$S3CREDS" serve bench-serve >/
 wait "${BURST[@]}"   # not a bare `wait`: moto, the proxy and localserver are background jobs too
 ASSUMES=$(curl -s "$PROXY/__proxy/count" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["by_action"].get("AssumeRole", 0))')
 
-"$PY" - "$WORK" "$ASSUMES" <<'PY'
+"$PY" - "$WORK" "$ASSUMES" "$BASELINE" <<'PY'
 import json, statistics, sys
-work, assumes = sys.argv[1], sys.argv[2]
+work, assumes, baseline = sys.argv[1], sys.argv[2], sys.argv[3]
 def load(name):
     return {r["command"]: r for r in json.load(open(f"{work}/{name}.json"))["results"]}
 hot, ss, miss, burst = load("hot"), load("ss"), load("miss"), load("burst")
@@ -158,6 +170,16 @@ for label, table, name, base in [
         t = ms(table[name])
         print(f"  {label:34s}{t:8.2f} ms   = {t/base:.2f} x floor, {t/curl:.2f} x upstream")
 print(f"  upstream: curl to localserver     {curl:8.2f} ms   (plus a resident Python server)")
+import glob
+pairs = []
+for path in sorted(glob.glob(f"{work}/pair-*.json")):
+    by = {r["command"].split()[0]: statistics.median(r["times"]) * 1000 for r in json.load(open(path))["results"]}
+    new, = [t for c, t in by.items() if c != baseline]
+    pairs.append((new, by[baseline]))
+if pairs:
+    print(f"  keyutils hit, {len(pairs)} alternating rounds (new / baseline, ms):")
+    print("    " + ", ".join(f"{n:.2f}/{b:.2f}" for n, b in pairs)
+          + f"; median ratio {statistics.median(n / b for n, b in pairs):.2f}")
 for name, r in miss.items():
     print(f"  {name:34s}{ms(r):8.2f} ms")
 for name, r in burst.items():
