@@ -57,14 +57,9 @@ fn installed() -> Vec<crate::plugin::registry::InstalledPlugin> {
         .unwrap_or_default()
 }
 
-/// A config file is read for completion only if it is of a sane size.
+/// A config file is read for completion only if it is a regular file of a sane size.
 fn read_small(path: std::path::PathBuf) -> Option<String> {
-    const LIMIT: u64 = 4 * 1024 * 1024;
-    let file = std::fs::File::open(path).ok()?;
-    if file.metadata().ok()?.len() > LIMIT {
-        return None;
-    }
-    std::io::read_to_string(file).ok()
+    crate::files::read_own_file(&path).ok()
 }
 
 fn candidates(names: Vec<String>, current: &OsStr) -> Vec<CompletionCandidate> {

@@ -152,6 +152,39 @@ pub fn resolve_symlinks(path: &Path) -> io::Result<PathBuf> {
     )))
 }
 
+/// The most s3creds reads of a file it reads on its own (AWS config and credentials files, the cache
+/// index, the plugin manifest): far above any real one.
+pub const MAX_OWN_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The text of a file s3creds reads on its own, only if it is a regular file of at most
+/// [`MAX_OWN_FILE_BYTES`]. It is opened without blocking, so a FIFO or a device put at that name is
+/// refused at once instead of hanging the command (the files a user names, such as `--policy
+/// <(...)`, are read by `policy_input` and may well be pipes).
+pub fn read_own_file(path: &Path) -> io::Result<String> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = options.open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a pipe or a device?)",
+        ));
+    }
+    if metadata.len() > MAX_OWN_FILE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("larger than {} MiB", MAX_OWN_FILE_BYTES / 1024 / 1024),
+        ));
+    }
+    io::read_to_string(io::Read::take(file, MAX_OWN_FILE_BYTES))
+}
+
 /// Create `path` for writing only if nothing (not even a dangling link) is there, mode 0600.
 pub fn create_new_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
@@ -269,7 +302,7 @@ fn folder_of(path: &Path) -> &Path {
 /// mode 0600. An existing backup is never overwritten: a second one in the same second gets `-2`,
 /// then `-3`... Returns the backup's path.
 pub fn backup(path: &Path) -> io::Result<PathBuf> {
-    let bytes = fs::read(path)?;
+    let bytes = read_own_file(path)?.into_bytes();
     let folder = path.parent().unwrap_or(Path::new(""));
     let name = path
         .file_name()

@@ -271,6 +271,44 @@ fn utc_stamp(seconds: u64) -> String {
     )
 }
 
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A pipe (or a device) where s3creds reads a file of its own is refused or ignored at once, never
+/// waited on: the AWS config for `profile add`, the cache index for `serve`.
+#[test]
+fn a_fifo_where_s3creds_reads_its_own_file_is_not_waited_on() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.dir.path().join("aws")).unwrap();
+    mkfifo(&home.config());
+    let outcome = home.s3creds(&["profile", "add", "piped", "files-bucket"]);
+    outcome.assert_failure(3, "not a regular file (a pipe or a device?)");
+    assert!(
+        outcome
+            .stderr
+            .contains(&home.config().display().to_string()),
+        "{}",
+        outcome.stderr
+    );
+    std::fs::remove_file(home.config()).unwrap();
+
+    // The cache index is state s3creds can rebuild: a pipe there is as good as no index.
+    let cache = home.dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    chmod(&cache, 0o700);
+    mkfifo(&cache.join("index.json"));
+    let outcome = home.s3creds(&["cache", "list"]);
+    outcome.assert_success();
+    assert_eq!(outcome.stdout, "The credential cache is empty.\n");
+    let outcome = home.s3creds(&["serve", "files-bucket"]);
+    outcome.assert_success();
+    assert_eq!(outcome.stderr, "");
+    let listed = home.s3creds(&["cache", "list"]).stdout;
+    assert!(listed.contains("files-bucket"), "{listed}");
+}
+
 #[test]
 fn a_symlinked_config_is_written_through_and_stays_a_link() {
     let home = Home::new();

@@ -132,6 +132,21 @@ fn bash_completes_a_subcommand_and_profile_names() {
     assert_eq!(formats, ["json", "ini"]);
 }
 
+/// A pipe where the AWS config should be is not waited on: completion offers the other file's
+/// profiles at once (a read from a FIFO with no writer would hang the shell).
+#[test]
+fn a_fifo_as_the_aws_config_does_not_hang_completion() {
+    let home = home_with_profiles();
+    std::fs::remove_file(home.path().join("config")).unwrap();
+    let status = Command::new("mkfifo")
+        .arg(home.path().join("config"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let profiles = bash_complete(home.path(), &["s3creds", "create", "b", "--profile", ""]);
+    assert_eq!(profiles, ["deploy"]);
+}
+
 #[test]
 fn zsh_loads_the_completion_code() {
     let home = home_with_profiles();

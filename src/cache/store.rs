@@ -9,7 +9,7 @@ use crate::core::policy::ScopeKind;
 use crate::core::time::unix_seconds;
 use crate::credentials::SessionCredentials;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -116,7 +116,7 @@ impl Index {
     }
 
     pub fn read(dir: &Path) -> Index {
-        fs::read_to_string(Self::path(dir))
+        crate::files::read_own_file(&Self::path(dir))
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default()

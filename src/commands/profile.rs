@@ -118,7 +118,7 @@ fn source_identity(
 fn has_default_profile(config_text: &str) -> bool {
     config::find_section(config_text, "[default]").is_some()
         || config::credentials_path()
-            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|p| files::read_own_file(&p).ok())
             .is_some_and(|text| config::find_section(&text, "[default]").is_some())
 }
 
@@ -242,7 +242,7 @@ fn quote(word: &str) -> Result<String> {
 }
 
 fn read_or_empty(path: &Path) -> Result<String> {
-    match std::fs::read_to_string(path) {
+    match files::read_own_file(path) {
         Ok(text) => Ok(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
         Err(e) => Err(Error::invalid(format!(
@@ -289,7 +289,7 @@ fn warn_about_static_keys(name: &str) {
     let Some(path) = config::credentials_path() else {
         return;
     };
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(text) = files::read_own_file(&path) else {
         return;
     };
     if config::section_has_key(&text, &format!("[{name}]"), "aws_access_key_id") {

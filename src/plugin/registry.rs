@@ -122,7 +122,7 @@ impl Registry {
         // The manifest says which code runs: it counts only in a folder no one else can write.
         self.check_folder_permissions()?;
         let path = self.manifest_path();
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::files::read_own_file(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Manifest {
