@@ -13,7 +13,7 @@
 //! `serve`, more than a whole kernel-keyring hit takes, however few messages s3creds sends. On a
 //! desktop without a session keyring of its own (no pam_keyinit), the user keyring is what every
 //! process of the user reaches in every login session, as the login collection is.
-
+//!
 //! Every failure here is reported as a reason string: the caller degrades to "no cache" and says why
 //! once, because a credential_process helper must never fail an SDK call over a cache.
 
@@ -134,16 +134,17 @@ fn platform_default() -> Result<KeyStore, String> {
 /// The process's own session keyring, else the user keyring (see `kernel.rs`).
 #[cfg(target_os = "linux")]
 fn keyutils() -> Result<KeyStore, String> {
-    if kernel::KernelKeyring::available() {
-        return Ok(KeyStore {
+    match kernel::KernelKeyring::open() {
+        Ok(session) => Ok(KeyStore {
             backend: "kernel (keyutils)",
-            store: Box::new(kernel::KernelKeyring::open()?),
-        });
+            store: Box::new(session),
+        }),
+        // No session keyring of its own: the reason is the user keyring's, if it fails too.
+        Err(_) => Ok(KeyStore {
+            backend: "kernel (keyutils, user keyring)",
+            store: Box::new(kernel::KernelKeyring::open_user()?),
+        }),
     }
-    Ok(KeyStore {
-        backend: "kernel (keyutils, user keyring)",
-        store: Box::new(kernel::KernelKeyring::open_user()?),
-    })
 }
 
 #[cfg(target_os = "linux")]

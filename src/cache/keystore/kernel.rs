@@ -33,9 +33,10 @@ fn name_of(description: &str) -> Option<&str> {
 }
 
 impl KernelKeyring {
-    /// The process's own session keyring, or why there is none. Without one the kernel hands out the
-    /// per-user "user session" keyring, where a key this process adds can be neither read back nor
-    /// removed: writing there would leave an unreadable, undeletable copy of a secret behind.
+    /// The process's own session keyring (pam_keyinit at login, `keyctl session`, systemd's
+    /// KeyringMode=private; two keyctl calls tell), or why there is none. Without one the kernel
+    /// hands out the per-user "user session" keyring, where a key this process adds can be neither
+    /// read back nor removed: writing there would leave an unreadable, undeletable copy of a secret.
     pub fn open() -> Result<KernelKeyring, String> {
         let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false)
             .map_err(|e| format!("the kernel keyring is not available: {e}"))?;
@@ -58,12 +59,6 @@ impl KernelKeyring {
             Ok(_) | Err(KeyError::KeyDoesNotExist) => Ok(KernelKeyring { ring }),
             Err(e) => Err(format!("the kernel user keyring cannot be searched: {e}")),
         }
-    }
-
-    /// Whether the process has a session keyring of its own (pam_keyinit at login, `keyctl
-    /// session`, systemd's KeyringMode=private): two keyctl calls, so cheap enough to ask on every run.
-    pub fn available() -> bool {
-        KeyRing::from_special_id(KeyRingIdentifier::Session, false).is_ok_and(is_own_session)
     }
 }
 
