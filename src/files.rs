@@ -156,11 +156,17 @@ pub fn resolve_symlinks(path: &Path) -> io::Result<PathBuf> {
 /// index, the plugin manifest): far above any real one.
 pub const MAX_OWN_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The text of a file s3creds reads on its own, only if it is a regular file of at most
+/// The text of a file s3creds reads on its own (see [`read_own_bytes`]); not UTF-8 is an error.
+pub fn read_own_file(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_own_bytes(path)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+/// The bytes of a file s3creds reads on its own, only if it is a regular file of at most
 /// [`MAX_OWN_FILE_BYTES`]. It is opened without blocking, so a FIFO or a device put at that name is
 /// refused at once instead of hanging the command (the files a user names, such as `--policy
 /// <(...)`, are read by `policy_input` and may well be pipes).
-pub fn read_own_file(path: &Path) -> io::Result<String> {
+pub fn read_own_bytes(path: &Path) -> io::Result<Vec<u8>> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -182,7 +188,9 @@ pub fn read_own_file(path: &Path) -> io::Result<String> {
             format!("larger than {} MiB", MAX_OWN_FILE_BYTES / 1024 / 1024),
         ));
     }
-    io::read_to_string(io::Read::take(file, MAX_OWN_FILE_BYTES))
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(file, MAX_OWN_FILE_BYTES), &mut bytes)?;
+    Ok(bytes)
 }
 
 /// Create `path` for writing only if nothing (not even a dangling link) is there, mode 0600.
@@ -302,7 +310,7 @@ fn folder_of(path: &Path) -> &Path {
 /// mode 0600. An existing backup is never overwritten: a second one in the same second gets `-2`,
 /// then `-3`... Returns the backup's path.
 pub fn backup(path: &Path) -> io::Result<PathBuf> {
-    let bytes = read_own_file(path)?.into_bytes();
+    let bytes = read_own_bytes(path)?;
     let folder = path.parent().unwrap_or(Path::new(""));
     let name = path
         .file_name()
@@ -497,6 +505,11 @@ mod tests {
         }
         #[cfg(unix)]
         assert_eq!(mode(&backups[0]), 0o600);
+
+        // A backup is a copy of the bytes, whatever they are.
+        let bytes = b"[default]\nregion = \xff\xfe\n";
+        fs::write(&path, bytes).unwrap();
+        assert_eq!(fs::read(backup(&path).unwrap()).unwrap(), bytes);
     }
 
     #[cfg(unix)]
