@@ -38,10 +38,42 @@ pub struct SecretServiceStore {
 
 impl SecretServiceStore {
     /// Connect and open a plain session, all within `patience`: a bus that accepts the connection and
-    /// never answers must not hold up the helper. Every later batch of calls on the connection is
+    /// never answers must not hold up the helper. One round trip: authentication, Hello and
+    /// OpenSession("plain") go in a single write. Every later batch of calls on the connection is
     /// bounded by the same duration.
     pub fn open(patience: Duration) -> Result<SecretServiceStore, String> {
-        connect(patience)
+        let open_session = MethodCall {
+            destination: BUS_NAME,
+            path: SERVICE_PATH,
+            interface: SERVICE_INTERFACE,
+            member: "OpenSession",
+            arguments: &[
+                Value::str("plain"),
+                Value::Variant(Box::new(Value::str(""))),
+            ],
+        };
+        let silent = |e: String| {
+            if e.starts_with(TIMED_OUT) {
+                format!("Secret Service {e}")
+            } else {
+                format!("Secret Service does not answer: {e}")
+            }
+        };
+        let (connection, mut replies) =
+            Connection::session(patience, &[open_session]).map_err(silent)?;
+        let reply = replies
+            .pop()
+            .ok_or("Secret Service: no OpenSession reply")?
+            .map_err(silent)?;
+        let session = reply
+            .get(1)
+            .and_then(Value::as_str)
+            .ok_or("Secret Service: an unexpected OpenSession reply")?
+            .to_string();
+        Ok(SecretServiceStore {
+            connection: RefCell::new(connection),
+            session,
+        })
     }
 
     fn call(
@@ -132,42 +164,6 @@ impl SecretServiceStore {
         let prompt = reply.first().and_then(Value::as_str).unwrap_or(NO_OBJECT);
         self.refuse_prompt(prompt, "delete an item")
     }
-}
-
-/// One round trip: authentication, Hello and OpenSession("plain") go in a single write.
-fn connect(patience: Duration) -> Result<SecretServiceStore, String> {
-    let open_session = MethodCall {
-        destination: BUS_NAME,
-        path: SERVICE_PATH,
-        interface: SERVICE_INTERFACE,
-        member: "OpenSession",
-        arguments: &[
-            Value::str("plain"),
-            Value::Variant(Box::new(Value::str(""))),
-        ],
-    };
-    let silent = |e: String| {
-        if e.starts_with(TIMED_OUT) {
-            format!("Secret Service {e}")
-        } else {
-            format!("Secret Service does not answer: {e}")
-        }
-    };
-    let (connection, mut replies) =
-        Connection::session(patience, &[open_session]).map_err(silent)?;
-    let reply = replies
-        .pop()
-        .ok_or("Secret Service: no OpenSession reply")?
-        .map_err(silent)?;
-    let session = reply
-        .get(1)
-        .and_then(Value::as_str)
-        .ok_or("Secret Service: an unexpected OpenSession reply")?
-        .to_string();
-    Ok(SecretServiceStore {
-        connection: RefCell::new(connection),
-        session,
-    })
 }
 
 /// The attributes linux's keyring-core store (zbus-secret-service-keyring-store) used, so entries
