@@ -552,29 +552,16 @@ impl Connection {
     /// The message of one call, and its serial.
     fn encode(&mut self, call: &MethodCall<'_>) -> (u32, Vec<u8>) {
         self.serial = self.serial.wrapping_add(1).max(1);
-        let serial = self.serial;
-        let mut body = Writer::default();
-        for argument in call.arguments {
-            body.value(argument);
-        }
-        let signature: String = call.arguments.iter().map(Value::signature).collect();
-        let mut fields = vec![
+        let fields = vec![
             header_field(FIELD_PATH, Value::path(call.path)),
             header_field(FIELD_INTERFACE, Value::str(call.interface)),
             header_field(FIELD_MEMBER, Value::str(call.member)),
             header_field(FIELD_DESTINATION, Value::str(call.destination)),
         ];
-        if !signature.is_empty() {
-            fields.push(header_field(FIELD_SIGNATURE, Value::Signature(signature)));
-        }
-        let mut message = Writer::default();
-        message.buffer.extend_from_slice(&[b'l', METHOD_CALL, 0, 1]);
-        message.u32(body.buffer.len() as u32);
-        message.u32(serial);
-        message.value(&Value::Array("(yv)".into(), fields));
-        message.pad(8);
-        message.buffer.extend_from_slice(&body.buffer);
-        (serial, message.buffer)
+        (
+            self.serial,
+            message(METHOD_CALL, self.serial, fields, call.arguments),
+        )
     }
 
     /// The reply to `serial`: Ok(Ok(body)), Ok(Err(error reply)), or Err for a broken connection.
@@ -747,6 +734,27 @@ struct Received {
     body: Vec<Value>,
 }
 
+/// One little-endian message of `kind`: the fixed header, `fields` plus the body's signature (when it
+/// has one), padding to 8, then `body` marshalled.
+fn message(kind: u8, serial: u32, mut fields: Vec<Value>, body: &[Value]) -> Vec<u8> {
+    let mut marshalled = Writer::default();
+    for value in body {
+        marshalled.value(value);
+    }
+    let signature: String = body.iter().map(Value::signature).collect();
+    if !signature.is_empty() {
+        fields.push(header_field(FIELD_SIGNATURE, Value::Signature(signature)));
+    }
+    let mut message = Writer::default();
+    message.buffer.extend_from_slice(&[b'l', kind, 0, 1]);
+    message.u32(marshalled.buffer.len() as u32);
+    message.u32(serial);
+    message.value(&Value::Array("(yv)".into(), fields));
+    message.pad(8);
+    message.buffer.extend_from_slice(&marshalled.buffer);
+    message.buffer
+}
+
 fn header_field(code: u8, value: Value) -> Value {
     Value::Struct(vec![Value::Byte(code), Value::Variant(Box::new(value))])
 }
@@ -819,12 +827,7 @@ mod tests {
         error: Option<&str>,
         body: &[Value],
     ) -> Vec<u8> {
-        let mut writer = Writer::default();
-        for value in body {
-            writer.value(value);
-        }
-        let signature: String = body.iter().map(Value::signature).collect();
-        let mut fields = vec![header_field(FIELD_SIGNATURE, Value::Signature(signature))];
+        let mut fields = Vec::new();
         if let Some(reply_serial) = reply_serial {
             fields.push(header_field(FIELD_REPLY_SERIAL, Value::U32(reply_serial)));
         }
@@ -836,14 +839,7 @@ mod tests {
             (Some(_), None) => METHOD_RETURN,
             (Some(_), Some(_)) => ERROR,
         };
-        let mut message = Writer::default();
-        message.buffer.extend_from_slice(&[b'l', kind, 0, 1]);
-        message.u32(writer.buffer.len() as u32);
-        message.u32(serial);
-        message.value(&Value::Array("(yv)".into(), fields));
-        message.pad(8);
-        message.buffer.extend_from_slice(&writer.buffer);
-        message.buffer
+        message(kind, serial, fields, body)
     }
 
     /// The opening exchange is one write, and replies are matched by serial whatever their order: a
