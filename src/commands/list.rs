@@ -71,10 +71,14 @@ impl UserFacts {
         }
     }
 
-    /// Unmanaged, as far as its tags say; a user whose tags could not be read is shown, error and all.
     fn unmanaged(&self) -> bool {
-        self.tags.as_ref().is_ok_and(|tags| managed(tags).is_none())
+        unmanaged(&self.tags)
     }
+}
+
+/// Unmanaged, as far as its tags say; a user whose tags could not be read is shown, error and all.
+fn unmanaged(tags: &Result<Vec<(String, String)>>) -> bool {
+    tags.as_ref().is_ok_and(|tags| managed(tags).is_none())
 }
 
 pub fn run(args: &ListArgs, aws_options: &AwsOptions) -> Result<()> {
@@ -147,7 +151,7 @@ async fn user_facts(aws: &AwsClients, user: User, all: bool) -> Option<UserFacts
         )
     } else {
         let tags = inventory::user_tags(aws, name).await;
-        if tags.as_ref().is_ok_and(|tags| managed(tags).is_none()) {
+        if unmanaged(&tags) {
             return None;
         }
         (tags, inventory::user_policies(aws, name).await)
@@ -193,7 +197,8 @@ async fn with_last_use(
                             as_of: *generated,
                         }),
                         None => {
-                            unanswered.push((user_index, key_index));
+                            let id = key.access_key_id().unwrap_or_default().to_string();
+                            unanswered.push((user_index, key_index, id));
                             uses.push(KeyUse {
                                 key,
                                 last_used: None,
@@ -208,21 +213,12 @@ async fn with_last_use(
         }
     }
     let answers: Vec<_> = futures::stream::iter(unanswered)
-        .map(|(user_index, key_index)| {
-            let id = out[user_index].0.as_ref().map_or(String::new(), |keys| {
-                keys[key_index]
-                    .key
-                    .access_key_id()
-                    .unwrap_or_default()
-                    .to_string()
-            });
-            async move {
-                (
-                    user_index,
-                    key_index,
-                    inventory::key_last_used(aws, &id).await,
-                )
-            }
+        .map(|(user_index, key_index, id)| async move {
+            (
+                user_index,
+                key_index,
+                inventory::key_last_used(aws, &id).await,
+            )
         })
         .buffered(concurrency)
         .collect()
