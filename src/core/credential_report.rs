@@ -8,7 +8,7 @@
 //! the report, two slots with one creation time, a row that does not parse, or a value such as
 //! `not_supported` where a service or region belongs.
 
-use crate::core::time::parse_utc_rfc3339;
+use crate::core::expiry::parse_rfc3339;
 use std::collections::HashMap;
 
 /// What the report says of one key's last use.
@@ -96,6 +96,14 @@ impl CredentialReport {
     }
 }
 
+/// Seconds since 1970 of a time as the report writes it: RFC 3339 in UTC (`+00:00` or `Z`), parsed by
+/// the parser of `--expires` and the expiry tag. Anything else (a date alone, another offset) is no
+/// answer rather than a guess.
+fn parse_utc_rfc3339(text: &str) -> Option<u64> {
+    let utc = (text.ends_with('Z') || text.ends_with("+00:00")) && text.contains('T');
+    utc.then(|| parse_rfc3339(text)).flatten()
+}
+
 fn reported_use(date: &str, region: &str, service: &str) -> Option<ReportedUse> {
     if date == "N/A" {
         return Some(ReportedUse::Never);
@@ -171,6 +179,46 @@ fn csv_fields(line: &str) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_times_read_back_in_both_forms_iam_writes() {
+        use crate::core::time::{rfc3339, MAX_UNIX_SECONDS};
+        use std::time::{Duration, UNIX_EPOCH};
+        let at = |seconds: u64| UNIX_EPOCH + Duration::from_secs(seconds);
+        for seconds in [
+            0,
+            951_782_400,
+            1_636_600_000,
+            2_000_000_000,
+            MAX_UNIX_SECONDS,
+        ] {
+            let text = rfc3339(at(seconds)).unwrap();
+            assert_eq!(parse_utc_rfc3339(&text), Some(seconds), "{text}");
+            let offset = text.replace('Z', "+00:00");
+            assert_eq!(parse_utc_rfc3339(&offset), Some(seconds), "{offset}");
+        }
+        assert_eq!(
+            parse_utc_rfc3339("2021-11-11T03:06:40.582Z"),
+            Some(1_636_600_000)
+        );
+        for bad in [
+            "",
+            "N/A",
+            "not_supported",
+            "2021-11-11",
+            "2021-11-11T03:06:40",
+            "2021-11-11T03:06:40+01:00",
+            "2021-02-29T00:00:00Z",
+            "2021-13-01T00:00:00Z",
+            "2021-11-11T24:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "2021-11-11T03:06:40.Z",
+            "2021-1-11T03:06:40Z",
+            "+021-11-11T03:06:40Z",
+        ] {
+            assert_eq!(parse_utc_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     const HEADER: &str = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated";
 

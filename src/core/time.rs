@@ -42,70 +42,6 @@ pub fn from_unix_seconds(seconds: u64) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
 }
 
-/// Seconds since 1970 of an RFC 3339 time in UTC as IAM writes it: `2026-01-01T12:00:00Z` or
-/// `2026-01-01T12:00:00+00:00` (the credential report), an optional fraction ignored. None for any
-/// other form or offset, and for times before 1970 or after 9999.
-pub fn parse_utc_rfc3339(text: &str) -> Option<u64> {
-    let (date, rest) = text.split_once('T')?;
-    let time = rest
-        .strip_suffix('Z')
-        .or_else(|| rest.strip_suffix("+00:00"))?;
-    let time = time.split_once('.').map_or(time, |(whole, fraction)| {
-        if !fraction.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit()) {
-            whole
-        } else {
-            "invalid"
-        }
-    });
-    let numbers = |part: &str, widths: &[usize]| -> Option<Vec<u64>> {
-        let fields: Vec<&str> = part
-            .split(if part.contains(':') { ':' } else { '-' })
-            .collect();
-        (fields.len() == widths.len()
-            && fields
-                .iter()
-                .zip(widths)
-                .all(|(f, w)| f.len() == *w && f.bytes().all(|b| b.is_ascii_digit())))
-        .then(|| fields.iter().map(|f| f.parse().unwrap_or(0)).collect())
-    };
-    let ymd = numbers(date, &[4, 2, 2])?;
-    let hms = numbers(time, &[2, 2, 2])?;
-    let (year, month, day) = (ymd[0], ymd[1], ymd[2]);
-    if !(1970..=9999).contains(&year)
-        || !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hms[0] > 23
-        || hms[1] > 59
-        || hms[2] > 59
-    {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
-}
-
-fn days_in_month(year: u64, month: u64) -> u64 {
-    match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// (year, month, day) from 1970 on to days since 1970-01-01, Howard Hinnant's `days_from_civil`.
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year / 400;
-    let yoe = year - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Days since 1970-01-01 to (year, month, day), Howard Hinnant's `civil_from_days`.
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
@@ -138,43 +74,6 @@ mod tests {
             rfc3339(at(MAX_UNIX_SECONDS)).unwrap(),
             "9999-12-31T23:59:59Z"
         );
-    }
-
-    #[test]
-    fn utc_times_read_back_in_both_forms_iam_writes() {
-        for seconds in [
-            0,
-            951_782_400,
-            1_636_600_000,
-            2_000_000_000,
-            MAX_UNIX_SECONDS,
-        ] {
-            let text = rfc3339(at(seconds)).unwrap();
-            assert_eq!(parse_utc_rfc3339(&text), Some(seconds), "{text}");
-            let offset = text.replace('Z', "+00:00");
-            assert_eq!(parse_utc_rfc3339(&offset), Some(seconds), "{offset}");
-        }
-        assert_eq!(
-            parse_utc_rfc3339("2021-11-11T03:06:40.582Z"),
-            Some(1_636_600_000)
-        );
-        for bad in [
-            "",
-            "N/A",
-            "not_supported",
-            "2021-11-11",
-            "2021-11-11T03:06:40",
-            "2021-11-11T03:06:40+01:00",
-            "2021-02-29T00:00:00Z",
-            "2021-13-01T00:00:00Z",
-            "2021-11-11T24:00:00Z",
-            "1969-12-31T23:59:59Z",
-            "2021-11-11T03:06:40.Z",
-            "2021-1-11T03:06:40Z",
-            "+021-11-11T03:06:40Z",
-        ] {
-            assert_eq!(parse_utc_rfc3339(bad), None, "{bad}");
-        }
     }
 
     #[test]
