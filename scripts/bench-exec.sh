@@ -5,7 +5,10 @@
 #     a command's start, with its endpoint and with plain variables (the command replacing s3creds);
 #   - `s3creds serve BUCKET` on a cache hit: the credential_process path, for comparison;
 #   - `curl` with the token against `serve --http`: one endpoint request answered from memory, and
-#     `curl` for a 404 of the same endpoint (no credentials touched) as the floor of starting curl.
+#     `curl` for a 404 of the same endpoint (no credentials touched) as the floor of starting curl;
+#   - then `/bin/true`, both `exec` rows and the `serve` hit again, interleaved (scripts/interleave.py,
+#     INTERLEAVED rounds, 1000 by default): on a VM whose speed drifts between hyperfine's blocks, these
+#     are the figures to compare. BASELINE=/path/to/another/s3creds adds its `exec` row there.
 #
 # Usage: scripts/bench-exec.sh     (RUNS=200 by default; S3CREDS=target/release/s3creds)
 # Needs: scripts/setup-test-env.sh done, keyutils, curl, hyperfine (installed with apt-get if missing).
@@ -77,3 +80,13 @@ print(f"exec --env adds to /bin/true:        {(by['s3creds exec --env -- /bin/tr
 print(f"one serve cache hit (whole process): {by['s3creds serve (cache hit)']*1000:.2f} ms")
 print(f"endpoint answer beyond curl's floor: {(by['curl, endpoint credentials (token)'] - by['curl, endpoint 404 (curl' + chr(39) + 's floor)'])*1000:.3f} ms")
 PY
+
+echo
+"$S3CREDS" serve bench-exec >/dev/null
+ROWS=(true=/bin/true "serve=$S3CREDS serve bench-exec" "exec=$S3CREDS exec bench-exec -- /bin/true"
+      "exec --env=$S3CREDS exec bench-exec --env -- /bin/true")
+if [[ -n "${BASELINE:-}" ]]; then
+    "$BASELINE" serve bench-exec >/dev/null
+    ROWS+=("baseline exec=$BASELINE exec bench-exec -- /bin/true")
+fi
+"$PY" "$ROOT/scripts/interleave.py" "${INTERLEAVED:-1000}" "${ROWS[@]}"

@@ -154,7 +154,7 @@ fn the_exit_status_is_the_commands_and_signals_reach_it() {
     let missing = run_std(&mut f.s3creds(&["exec", BUCKET, "--", "/nonexistent/command"]));
     assert_eq!(missing.code, 127, "{}", missing.stderr);
 
-    // SIGTERM to s3creds ends the command (exit 128 + 15); then no process and no port are left.
+    // SIGTERM to s3creds ends the command; then no process and no port are left.
     let pid_file = f.home.path().join("child.pid");
     let uri_file = f.home.path().join("uri");
     let script = format!(
@@ -193,6 +193,9 @@ fn the_exit_status_is_the_commands_and_signals_reach_it() {
         "the endpoint is not listening"
     );
     assert!(std::path::Path::new(&format!("/proc/{child_pid}")).exists());
+    // The command took s3creds's place; its endpoint is the one process started for it.
+    assert_eq!(child_pid.to_string(), exec.id().to_string());
+    assert_eq!(processes_started_for(&exec.id().to_string()).len(), 1);
 
     let status = Command::new("kill")
         .args(["-TERM", &exec.id().to_string()])
@@ -202,15 +205,56 @@ fn the_exit_status_is_the_commands_and_signals_reach_it() {
     let started = Instant::now();
     let exit = exec.wait().unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(exit.code(), Some(143), "{exit:?}");
+    // The command is this process now: it ends by the signal itself, as a shell sees it (143).
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&exit),
+        Some(15),
+        "{exit:?}"
+    );
     assert!(
         !std::path::Path::new(&format!("/proc/{child_pid}")).exists(),
         "the command is still running"
     );
-    assert!(
-        std::net::TcpStream::connect(&address).is_err(),
-        "the endpoint port is still open"
-    );
+    // The endpoint process, killed by the kernel when the command ends, goes with it: no process
+    // started for this exec is left, and the port is closed.
+    let exec_pid = exec.id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_started_for(&exec_pid);
+        let open = std::net::TcpStream::connect(&address).is_ok();
+        if left.is_empty() && !open {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind: processes {left:?}, port open: {open}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The processes whose environment names `pid` as the exec they serve (the endpoint process), other
+/// than zombies (which hold no port and are reaped by whoever adopted them).
+fn processes_started_for(pid: &str) -> Vec<String> {
+    let marker = format!("S3CREDS_EXEC_ENDPOINT={pid}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let path = entry.path();
+        let Ok(environ) = std::fs::read(path.join("environ")) else {
+            continue;
+        };
+        let state = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        let zombie = state
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z');
+        if !zombie && environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found
 }
 
 #[test]

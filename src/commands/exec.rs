@@ -4,13 +4,15 @@
 //! By default the command gets a credentials endpoint of its own (`crate::endpoint`, on a random
 //! loopback port with a fresh token) through `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
 //! `AWS_CONTAINER_AUTHORIZATION_TOKEN`: every AWS SDK asks it again before its credentials expire, so
-//! a command running for hours keeps working. With `--env` it gets plain variables instead, and
-//! replaces s3creds in its process (nothing has to be served).
+//! a command running for hours keeps working. With `--env` it gets plain variables instead.
 //!
 //! Everything is validated, and the first credentials fetched, before the command starts: bad input
-//! or a role that cannot be assumed starts nothing. With the endpoint, the command's exit status
-//! becomes s3creds's, SIGINT, SIGTERM and SIGHUP are passed on to it, and the endpoint ends when it
-//! ends.
+//! or a role that cannot be assumed starts nothing. Then the command takes this process's place (as
+//! `aws-vault exec` does), so its signals and exit status are its own and it starts with nothing added
+//! but the cache hit. The endpoint is a second s3creds process, started just before with the
+//! listening socket as its stdin and in a process group of its own; it ends when the command does
+//! (within `COMMAND_CHECK`), so no process and no port outlive it. On Windows, where a process cannot
+//! take another's place, s3creds serves the endpoint itself and waits for the command.
 
 use crate::aws::AwsOptions;
 use crate::cli::ExecArgs;
@@ -19,7 +21,7 @@ use crate::credentials::SessionCredentials;
 use crate::endpoint::{self, Provider, Token};
 use crate::error::{Error, Result};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::ExitStatus;
+
 use std::sync::Arc;
 
 /// Variables through which the command's SDK would pick other credentials than the scoped ones: a
@@ -48,12 +50,14 @@ const NOT_FOUND: i32 = 127;
 const NOT_RUNNABLE: i32 = 126;
 
 pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
+    #[cfg(unix)]
+    if let Some(served) = std::env::var_os(crate::env::EXEC_ENDPOINT) {
+        return endpoint_process::serve(args, aws_options, &served);
+    }
     // Read before anything changes the environment: the child gets it if its own is unset.
     let region = aws_options.region_hint();
     let session = Session::new(&args.serve, aws_options)?;
     let provider = Provider::new(session);
-    let first = provider.prime()?;
-
     let (program, arguments) = args
         .command
         .split_first()
@@ -75,24 +79,16 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
             command.env(crate::env::AWS_REGION, region);
         }
     }
-    if !removed.is_empty() {
-        eprintln!(
-            "s3creds exec: removed from the command's environment (they would override the scoped \
-             credentials): {}",
-            removed.join(", ")
-        );
-    }
 
     if args.env {
+        let first = provider.prime()?;
         set_plain_variables(&mut command, &first)?;
+        tell_removed(&removed);
         return replace_this_process(command, program);
     }
-    // The endpoint. The command starts first, so that its own start (exec, loading, its runtime) runs
-    // beside the endpoint's: the socket is bound before it, so a request made at once waits in the
-    // listen queue until the server takes it. Signals are held back across the fork until their
-    // handlers exist, then delivered to them; the command starts with none held back (std resets it).
+    // The endpoint. The socket is bound before the command starts, so a request made at once waits in
+    // the listen queue until the server takes it.
     let listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .map_err(|e| Error::Internal(format!("cannot listen on 127.0.0.1: {e}")))?;
     let address = listener
         .local_addr()
@@ -104,76 +100,177 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
             format!("http://{address}{}", endpoint::CREDENTIALS_PATH),
         )
         .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose());
-    let held = HeldSignals::hold()?;
+    #[cfg(unix)]
+    {
+        // The first credentials are fetched on another thread while this one starts the endpoint
+        // process: the fork holds the thread that forks until the new process's exec. If no
+        // credentials come, s3creds exits without starting the command, and the endpoint process,
+        // finding its parent gone, exits too.
+        let priming = {
+            let provider = Arc::clone(&provider);
+            std::thread::spawn(move || provider.prime())
+        };
+        let started = endpoint_process::start(listener, &token);
+        priming.join().map_err(|_| {
+            Error::Internal("fetching the credentials failed unexpectedly".into())
+        })??;
+        started?;
+        tell_removed(&removed);
+        replace_this_process(command, program)
+    }
+    #[cfg(not(unix))]
+    {
+        provider.prime()?;
+        tell_removed(&removed);
+        serve_beside(command, program, listener, token, provider)
+    }
+}
+
+/// The command is told which of its variables it does not get.
+fn tell_removed(removed: &[&str]) {
+    if !removed.is_empty() {
+        eprintln!(
+            "s3creds exec: removed from the command's environment (they would override the scoped \
+             credentials): {}",
+            removed.join(", ")
+        );
+    }
+}
+
+/// The endpoint as a process of its own, beside the command that takes this process's place.
+#[cfg(unix)]
+mod endpoint_process {
+    use super::*;
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+
+    /// How often the endpoint process checks that the command still runs: how long its port can
+    /// outlive the command.
+    const COMMAND_CHECK: Duration = Duration::from_millis(50);
+
+    /// Start it with this run's own command line, the listening socket as its stdin and the token in
+    /// its environment (the command's environment holds the token too). In a process group of its own,
+    /// a terminal's Ctrl+C reaches the command only.
+    pub fn start(listener: std::net::TcpListener, token: &Token) -> Result<()> {
+        let not_started = |e: std::io::Error| {
+            Error::Internal(format!("cannot start the credentials endpoint: {e}"))
+        };
+        let program = std::env::current_exe().map_err(not_started)?;
+        std::process::Command::new(program)
+            .args(std::env::args_os().skip(1))
+            .env(crate::env::EXEC_ENDPOINT, std::process::id().to_string())
+            .env(crate::env::EXEC_ENDPOINT_TOKEN, token.expose())
+            .env_remove(crate::env::SERVING_MARKER)
+            .stdin(std::process::Stdio::from(OwnedFd::from(listener)))
+            .stdout(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(not_started)?;
+        // Not waited for: it ends after the command, and whoever reaps orphans reaps it.
+        Ok(())
+    }
+
+    /// The endpoint process: serve until the process it was started for ends.
+    pub fn serve(
+        args: &ExecArgs,
+        aws_options: &AwsOptions,
+        served: &std::ffi::OsStr,
+    ) -> Result<()> {
+        // Taken out of the environment while this process is still single-threaded.
+        let token = std::env::var(crate::env::EXEC_ENDPOINT_TOKEN).unwrap_or_default();
+        std::env::remove_var(crate::env::EXEC_ENDPOINT_TOKEN);
+        std::env::remove_var(crate::env::EXEC_ENDPOINT);
+        let token = Token::from_generated(token)?;
+        // The command is this process's parent (it took the place of the s3creds that started this
+        // one); when it ends, this process is adopted by another. Then nothing is left to serve, and
+        // the port closes with this process. (The kernel's parent-death signal would be quicker, but
+        // it follows the thread that forked, which is not the one that becomes the command.)
+        let served = served.to_str().and_then(|pid| pid.parse::<i32>().ok());
+        let command_runs =
+            move || rustix::process::getppid().map(|pid| pid.as_raw_nonzero().get()) == served;
+        if !command_runs() {
+            return Ok(());
+        }
+        std::thread::spawn(move || loop {
+            std::thread::sleep(COMMAND_CHECK);
+            if !command_runs() {
+                std::process::exit(0);
+            }
+        });
+        let listener = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::net::TcpListener::from)
+            .map_err(|e| Error::Internal(format!("the endpoint's socket is not usable: {e}")))?;
+        // Nothing more until the command asks: a command that never does costs no runtime, and its
+        // start does not share the machine with this process's.
+        let first = loop {
+            match listener.accept() {
+                Ok((stream, _peer)) => break stream,
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(error) => {
+                    return Err(Error::Internal(format!(
+                        "the credentials endpoint stopped: {error}"
+                    )))
+                }
+            }
+        };
+        let provider = Provider::new(Session::new(&args.serve, aws_options)?);
+        let unusable =
+            |e: std::io::Error| Error::Internal(format!("cannot serve the endpoint: {e}"));
+        first.set_nonblocking(true).map_err(unusable)?;
+        listener.set_nonblocking(true).map_err(unusable)?;
+        crate::aws::block_on(async move {
+            let first = tokio::net::TcpStream::from_std(first).map_err(unusable)?;
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(unusable)?;
+            let token = Arc::new(token);
+            tokio::spawn(endpoint::answer(
+                first,
+                Arc::clone(&token),
+                Arc::clone(&provider),
+            ));
+            endpoint::serve(listener, token, provider, std::future::pending()).await;
+            Ok(())
+        })?
+    }
+}
+
+/// Windows: no process can take another's place, so s3creds serves the endpoint itself, waits for
+/// the command and exits with its status. A console's Ctrl+C reaches the command by itself.
+#[cfg(not(unix))]
+fn serve_beside(
+    mut command: std::process::Command,
+    program: &std::ffi::OsStr,
+    listener: std::net::TcpListener,
+    token: Token,
+    provider: Arc<Provider>,
+) -> Result<()> {
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(error) => std::process::exit(not_started(program, &error)),
     };
-    let pid = child.id();
-    let (exited, exit) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        let _ = exited.send(child.wait());
+        let served = crate::aws::block_on(async move {
+            let listener = listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(listener))
+                .map_err(|e| Error::Internal(format!("cannot serve the endpoint: {e}")))?;
+            endpoint::serve(listener, Arc::new(token), provider, std::future::pending()).await;
+            Ok(())
+        });
+        if let Err(error) = served.and_then(|served| served) {
+            eprintln!("{}", error.render_one_line());
+        }
     });
-    let status = crate::aws::block_on(async {
-        let mut signals = Signals::register()?;
-        drop(held);
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .map_err(|e| Error::Internal(format!("cannot serve the endpoint: {e}")))?;
-        tokio::spawn(endpoint::serve(
-            listener,
-            Arc::new(token),
-            Arc::clone(&provider),
-            std::future::pending(),
-        ));
-        tokio::pin!(exit);
-        loop {
-            tokio::select! {
-                status = &mut exit => break status
-                    .map_err(|_| Error::Internal("the command's waiter stopped".into()))?
-                    .map_err(|e| Error::Internal(format!("cannot wait for the command: {e}"))),
-                Some(signal) = signals.next() => forward(signal, pid),
-            }
-        }
-    })??;
-    // The command's status is s3creds's: leave at once, which also closes the endpoint's port, since
-    // `main_impl` only knows s3creds's own exit codes.
+    let status = child
+        .wait()
+        .map_err(|e| Error::Internal(format!("cannot wait for the command: {e}")))?;
     std::process::exit(exit_code_of(status))
-}
-
-/// SIGINT, SIGTERM and SIGHUP held back from this thread (and the threads it starts) until dropped;
-/// one arriving meanwhile is delivered then.
-#[cfg(unix)]
-struct HeldSignals(nix::sys::signal::SigSet);
-
-#[cfg(unix)]
-impl HeldSignals {
-    fn hold() -> Result<HeldSignals> {
-        use nix::sys::signal::{SigSet, Signal};
-        let mut set = SigSet::empty();
-        for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-            set.add(signal);
-        }
-        set.thread_block()
-            .map_err(|e| Error::Internal(format!("cannot hold signals back: {e}")))?;
-        Ok(HeldSignals(set))
-    }
-}
-
-#[cfg(unix)]
-impl Drop for HeldSignals {
-    fn drop(&mut self) {
-        let _ = self.0.thread_unblock();
-    }
-}
-
-#[cfg(not(unix))]
-struct HeldSignals;
-
-#[cfg(not(unix))]
-impl HeldSignals {
-    fn hold() -> Result<HeldSignals> {
-        Ok(HeldSignals)
-    }
 }
 
 /// `--env`: nothing of s3creds has to outlive the start (plain variables are not refreshed), so the
@@ -234,7 +331,8 @@ fn set_plain_variables(
 }
 
 /// A child's status as a shell reports it: its exit code, or 128 + the signal that killed it.
-fn exit_code_of(status: ExitStatus) -> i32 {
+#[cfg(any(not(unix), test))]
+fn exit_code_of(status: std::process::ExitStatus) -> i32 {
     if let Some(code) = status.code() {
         return code;
     }
@@ -244,69 +342,6 @@ fn exit_code_of(status: ExitStatus) -> i32 {
     }
     1
 }
-
-/// The signals passed on to the command.
-#[cfg(unix)]
-struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-    hang_up: tokio::signal::unix::Signal,
-}
-
-#[cfg(unix)]
-impl Signals {
-    /// Registered before the command starts, so a signal arriving at once is not lost (nor kills
-    /// s3creds, leaving the command behind).
-    fn register() -> Result<Signals> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let listen = |kind: SignalKind| {
-            signal(kind).map_err(|e| Error::Internal(format!("cannot handle signals: {e}")))
-        };
-        Ok(Signals {
-            interrupt: listen(SignalKind::interrupt())?,
-            terminate: listen(SignalKind::terminate())?,
-            hang_up: listen(SignalKind::hangup())?,
-        })
-    }
-
-    async fn next(&mut self) -> Option<rustix::process::Signal> {
-        use rustix::process::Signal;
-        tokio::select! {
-            Some(()) = self.interrupt.recv() => Some(Signal::INT),
-            Some(()) = self.terminate.recv() => Some(Signal::TERM),
-            Some(()) = self.hang_up.recv() => Some(Signal::HUP),
-            else => None,
-        }
-    }
-}
-
-#[cfg(unix)]
-fn forward(signal: rustix::process::Signal, pid: u32) {
-    let pid = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw);
-    if let Some(pid) = pid {
-        // The command may have ended a moment ago: then there is nobody left to tell.
-        let _ = rustix::process::kill_process(pid, signal);
-    }
-}
-
-#[cfg(not(unix))]
-struct Signals;
-
-#[cfg(not(unix))]
-impl Signals {
-    fn register() -> Result<Signals> {
-        Ok(Signals)
-    }
-
-    async fn next(&mut self) -> Option<()> {
-        std::future::pending().await
-    }
-}
-
-#[cfg(not(unix))]
-fn forward(_signal: (), _pid: u32) {}
 
 #[cfg(test)]
 mod tests {
@@ -341,6 +376,7 @@ mod tests {
     #[test]
     fn a_command_killed_by_a_signal_exits_128_plus_the_signal() {
         use std::os::unix::process::ExitStatusExt;
+        use std::process::ExitStatus;
         assert_eq!(exit_code_of(ExitStatus::from_raw(7 << 8)), 7);
         assert_eq!(exit_code_of(ExitStatus::from_raw(15)), 143);
         assert_eq!(exit_code_of(ExitStatus::from_raw(0)), 0);

@@ -23,6 +23,18 @@ impl Token {
         Ok(Token(Secret::new(hex)))
     }
 
+    /// A token handed over by the process that generated it (`exec`'s endpoint process): the same
+    /// 64 hex digits, or an error.
+    pub fn from_generated(value: String) -> Result<Token> {
+        if value.len() == TOKEN_BYTES * 2 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Token(Secret::new(value)))
+        } else {
+            Err(Error::Internal(
+                "the endpoint token handed over is not one s3creds generated".into(),
+            ))
+        }
+    }
+
     /// The value to hand to the client (`AWS_CONTAINER_AUTHORIZATION_TOKEN`).
     pub fn expose(&self) -> &str {
         self.0.expose()
@@ -63,6 +75,16 @@ mod tests {
         assert!(!token.matches(&[value.clone(), b"0".to_vec()].concat()));
         assert!(!token.matches(b""));
         assert!(!token.matches(format!("Bearer {}", token.expose()).as_bytes()));
+    }
+
+    #[test]
+    fn a_handed_over_token_is_taken_only_as_generated() {
+        let token = Token::generate().unwrap();
+        let taken = Token::from_generated(token.expose().to_string()).unwrap();
+        assert!(taken.matches(token.expose().as_bytes()));
+        for bad in ["", "abc", &"g".repeat(64), &"0".repeat(63), &"0".repeat(65)] {
+            assert!(Token::from_generated(bad.to_string()).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
