@@ -439,6 +439,34 @@ fn cargo_subcommand_behaves_like_the_binary() {
     assert!(String::from_utf8_lossy(&dry_run.stdout).contains("HeadBucket cargo-bucket"));
 }
 
+/// `cargo-s3creds` runs the `s3creds` beside it instead of linking the program a second time, and
+/// says so when that one is missing.
+#[test]
+fn the_cargo_subcommand_is_a_small_launcher() {
+    let launcher = assert_cmd::cargo::cargo_bin("cargo-s3creds");
+    let program = assert_cmd::cargo::cargo_bin("s3creds");
+    let launcher_size = std::fs::metadata(&launcher).unwrap().len();
+    let program_size = std::fs::metadata(&program).unwrap().len();
+    assert!(
+        launcher_size * 10 < program_size,
+        "cargo-s3creds links the whole program: {launcher_size} against {program_size} bytes"
+    );
+
+    let alone = tempfile::tempdir().unwrap();
+    let copy = alone.path().join("cargo-s3creds");
+    std::fs::copy(&launcher, &copy).unwrap();
+    let outcome = std::process::Command::new(&copy)
+        .args(["s3creds", "--version"])
+        .output()
+        .unwrap();
+    assert_eq!(outcome.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&outcome.stderr);
+    assert!(
+        stderr.contains("cannot run") && stderr.contains("runs the s3creds installed beside it"),
+        "{stderr}"
+    );
+}
+
 /// Buckets created in another region are created and configured through that region's endpoint (S3
 /// answers other regions with a redirect the SDK does not follow; moto would not notice, so the signing
 /// region of each call is checked).
