@@ -203,41 +203,26 @@ mod endpoint_process {
             .try_clone_to_owned()
             .map(std::net::TcpListener::from)
             .map_err(|e| Error::Internal(format!("the endpoint's socket is not usable: {e}")))?;
-        // Nothing more until the command asks: a command that never does costs no runtime, and its
-        // start does not share the machine with this process's.
-        let first = loop {
-            match listener.accept() {
-                Ok((stream, _peer)) => break stream,
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::ConnectionAborted
-                    ) => {}
-                Err(error) => {
-                    return Err(Error::Internal(format!(
-                        "the credentials endpoint stopped: {error}"
-                    )))
-                }
-            }
-        };
         let provider = Provider::new(Session::new(&args.serve, aws_options)?);
-        let unusable =
-            |e: std::io::Error| Error::Internal(format!("cannot serve the endpoint: {e}"));
-        first.set_nonblocking(true).map_err(unusable)?;
-        listener.set_nonblocking(true).map_err(unusable)?;
-        crate::aws::block_on(async move {
-            let first = tokio::net::TcpStream::from_std(first).map_err(unusable)?;
-            let listener = tokio::net::TcpListener::from_std(listener).map_err(unusable)?;
-            let token = Arc::new(token);
-            tokio::spawn(endpoint::answer(
-                first,
-                Arc::clone(&token),
-                Arc::clone(&provider),
-            ));
-            endpoint::serve(listener, token, provider, std::future::pending()).await;
-            Ok(())
-        })?
+        serve_until_exit(listener, token, provider)
     }
+}
+
+/// Answer on `listener` (bound before the command started) until this process ends.
+fn serve_until_exit(
+    listener: std::net::TcpListener,
+    token: Token,
+    provider: Arc<Provider>,
+) -> Result<()> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::Internal(format!("cannot serve the endpoint: {e}")))?;
+    crate::aws::block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| Error::Internal(format!("cannot serve the endpoint: {e}")))?;
+        endpoint::serve(listener, Arc::new(token), provider, std::future::pending()).await;
+        Ok(())
+    })?
 }
 
 /// Windows: no process can take another's place, so s3creds serves the endpoint itself, waits for
@@ -255,15 +240,7 @@ fn serve_beside(
         Err(error) => std::process::exit(not_started(program, &error)),
     };
     std::thread::spawn(move || {
-        let served = crate::aws::block_on(async move {
-            let listener = listener
-                .set_nonblocking(true)
-                .and_then(|()| tokio::net::TcpListener::from_std(listener))
-                .map_err(|e| Error::Internal(format!("cannot serve the endpoint: {e}")))?;
-            endpoint::serve(listener, Arc::new(token), provider, std::future::pending()).await;
-            Ok(())
-        });
-        if let Err(error) = served.and_then(|served| served) {
+        if let Err(error) = serve_until_exit(listener, token, provider) {
             eprintln!("{}", error.render_one_line());
         }
     });

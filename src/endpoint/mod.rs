@@ -15,7 +15,7 @@ mod server;
 mod token;
 
 pub use handler::CREDENTIALS_PATH;
-pub use server::{answer, bind, serve};
+pub use server::{bind, serve};
 pub use token::Token;
 
 use crate::cache::CredentialCache;

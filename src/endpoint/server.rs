@@ -15,7 +15,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// hyper's smallest read buffer, and so the bound on a request head.
 const MAX_HEAD_BYTES: usize = 8192;
@@ -46,7 +46,21 @@ pub async fn serve(
             () = &mut shutdown => break,
             accepted = listener.accept() => {
                 let Ok((stream, _peer)) = accepted else { continue };
-                connections.spawn(answer(stream, Arc::clone(&token), Arc::clone(&provider)));
+                let token = Arc::clone(&token);
+                let provider = Arc::clone(&provider);
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let token = Arc::clone(&token);
+                        let provider = Arc::clone(&provider);
+                        async move { Ok::<_, Infallible>(respond(request, &token, &provider).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .max_buf_size(MAX_HEAD_BYTES)
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEAD_TIMEOUT)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
                 // Reap finished connections so a long-running endpoint does not accumulate them.
                 while connections.try_join_next().is_some() {}
             }
@@ -54,21 +68,6 @@ pub async fn serve(
     }
     drop(listener);
     connections.abort_all();
-}
-
-/// Answer the requests of one connection, until the client closes it.
-pub async fn answer(stream: TcpStream, token: Arc<Token>, provider: Arc<Provider>) {
-    let service = hyper::service::service_fn(move |request| {
-        let token = Arc::clone(&token);
-        let provider = Arc::clone(&provider);
-        async move { Ok::<_, Infallible>(respond(request, &token, &provider).await) }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .max_buf_size(MAX_HEAD_BYTES)
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEAD_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
 }
 
 async fn respond(
