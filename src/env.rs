@@ -14,9 +14,6 @@ pub const SERVING_MARKER: &str = "S3CREDS_SERVING";
 /// Set only for the endpoint process that `exec` starts beside its command (Linux): the pid of the
 /// process it serves, which becomes the command.
 pub const EXEC_ENDPOINT: &str = "S3CREDS_EXEC_ENDPOINT";
-/// The token that endpoint process checks. Read and removed from its environment at once, so that
-/// nothing it starts (a source profile's credential_process) inherits it.
-pub const EXEC_ENDPOINT_TOKEN: &str = "S3CREDS_EXEC_ENDPOINT_TOKEN";
 /// The cargo that plugin builds use (set by cargo itself for `cargo s3creds`).
 pub const CARGO: &str = "CARGO";
 /// A D-Bus session bus, which Secret Service needs.

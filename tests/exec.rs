@@ -157,9 +157,13 @@ fn the_exit_status_is_the_commands_and_signals_reach_it() {
     // SIGTERM to s3creds ends the command; then no process and no port are left.
     let pid_file = f.home.path().join("child.pid");
     let uri_file = f.home.path().join("uri");
+    let token_file = f.home.path().join("token");
     let script = format!(
-        "echo \"$AWS_CONTAINER_CREDENTIALS_FULL_URI\" > {uri}; echo $$ > {pid}.tmp; mv {pid}.tmp {pid}; exec sleep 60",
+        "echo \"$AWS_CONTAINER_CREDENTIALS_FULL_URI\" > {uri}; \
+         echo \"$AWS_CONTAINER_AUTHORIZATION_TOKEN\" > {token}; \
+         echo $$ > {pid}.tmp; mv {pid}.tmp {pid}; exec sleep 60",
         uri = uri_file.display(),
+        token = token_file.display(),
         pid = pid_file.display()
     );
     let mut exec = f
@@ -195,7 +199,17 @@ fn the_exit_status_is_the_commands_and_signals_reach_it() {
     assert!(std::path::Path::new(&format!("/proc/{child_pid}")).exists());
     // The command took s3creds's place; its endpoint is the one process started for it.
     assert_eq!(child_pid.to_string(), exec.id().to_string());
-    assert_eq!(processes_started_for(&exec.id().to_string()).len(), 1);
+    let endpoints = processes_started_for(&exec.id().to_string());
+    assert_eq!(endpoints.len(), 1);
+    // The endpoint was handed its token through a pipe: its environment (readable in /proc by the
+    // same user) does not hold it.
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert_eq!(token.trim().len(), 64, "{token}");
+    let environ = std::fs::read(format!("/proc/{}/environ", endpoints[0])).unwrap();
+    assert!(
+        !environ.windows(64).any(|w| w == token.trim().as_bytes()),
+        "the token is in the endpoint process's environment"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &exec.id().to_string()])
@@ -255,6 +269,29 @@ fn processes_started_for(pid: &str) -> Vec<String> {
         }
     }
     found
+}
+
+#[test]
+fn without_a_cache_the_endpoint_answers_with_the_credentials_exec_fetched() {
+    let f = Fixture::new(BUCKET);
+    let aws = support::repo_root().join(".venv/bin/aws");
+    // Two AWS CLI runs, each asking the endpoint: both answered from what `exec` fetched before the
+    // command started, with no keyring to share it through.
+    let script = format!(
+        "printf %s one | {aws} s3 cp - s3://{BUCKET}/n.txt && {aws} s3 cp s3://{BUCKET}/n.txt -",
+        aws = aws.display()
+    );
+    for (flag, keyring) in [("--no-cache", None), ("--duration=30m", Some("none"))] {
+        f.proxy.reset();
+        let mut command = f.s3creds(&["exec", BUCKET, flag, "--", "sh", "-c", &script]);
+        if let Some(keyring) = keyring {
+            command.env("S3CREDS_KEYRING", keyring);
+        }
+        let outcome = run_std(&mut command);
+        assert_eq!(outcome.code, 0, "{flag}: {}", outcome.stderr);
+        assert_eq!(outcome.stdout, "one", "{flag}");
+        assert_eq!(f.assumed(), 1, "{flag}: {:?}", f.proxy.actions());
+    }
 }
 
 #[test]

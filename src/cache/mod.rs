@@ -16,7 +16,7 @@ mod record;
 mod store;
 
 pub use key::{CacheKey, Source};
-pub use record::is_fresh;
+pub use record::{decode as decode_record, encode as encode_record, is_fresh};
 pub use store::cache_dir;
 
 use crate::files::private_dir;

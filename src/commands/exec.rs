@@ -6,13 +6,15 @@
 //! `AWS_CONTAINER_AUTHORIZATION_TOKEN`: every AWS SDK asks it again before its credentials expire, so
 //! a command running for hours keeps working. With `--env` it gets plain variables instead.
 //!
-//! Everything is validated, and the first credentials fetched, before the command starts: bad input
-//! or a role that cannot be assumed starts nothing. Then the command takes this process's place (as
+//! Everything is validated, and the first credentials fetched, before anything starts: bad input or a
+//! role that cannot be assumed starts nothing. Then the command takes this process's place (as
 //! `aws-vault exec` does), so its signals and exit status are its own and it starts with nothing added
-//! but the cache hit. The endpoint is a second s3creds process, started just before with the
-//! listening socket as its stdin and in a process group of its own; it ends when the command does
-//! (within `COMMAND_CHECK`), so no process and no port outlive it. On Windows, where a process cannot
-//! take another's place, s3creds serves the endpoint itself and waits for the command.
+//! but the cache hit and the endpoint's start. The endpoint is a second s3creds process, started just
+//! before, in a process group of its own: its stdin is the listening socket, its stdout a pipe that
+//! hands it the token and the credentials already fetched (so its first answer comes from memory, and
+//! `--no-cache` costs one AssumeRole, not two). It ends when the command does (within
+//! `COMMAND_CHECK`), so no process and no port outlive it. On Windows, where a process cannot take
+//! another's place, s3creds serves the endpoint itself and waits for the command.
 
 use crate::aws::AwsOptions;
 use crate::cli::ExecArgs;
@@ -100,27 +102,19 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
             format!("http://{address}{}", endpoint::CREDENTIALS_PATH),
         )
         .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose());
+    let first = provider.prime()?;
     #[cfg(unix)]
     {
-        // The first credentials are fetched on another thread while this one starts the endpoint
-        // process: the fork holds the thread that forks until the new process's exec. If no
-        // credentials come, s3creds exits without starting the command, and the endpoint process,
-        // finding its parent gone, exits too.
-        let priming = {
-            let provider = Arc::clone(&provider);
-            std::thread::spawn(move || provider.prime())
-        };
-        let started = endpoint_process::start(listener, &token);
-        priming.join().map_err(|_| {
-            Error::Internal("fetching the credentials failed unexpectedly".into())
-        })??;
-        started?;
+        // Fetched first, then started: a request that fails starts nothing at all. (Starting the
+        // endpoint on another thread while fetching saves nothing measurable: creating a second
+        // process costs the same wherever it happens, see `scripts/bench-exec.sh`.)
+        endpoint_process::start(listener, &token, &first)?;
         tell_removed(&removed);
         replace_this_process(command, program)
     }
     #[cfg(not(unix))]
     {
-        provider.prime()?;
+        drop(first);
         tell_removed(&removed);
         serve_beside(command, program, listener, token, provider)
     }
@@ -141,6 +135,8 @@ fn tell_removed(removed: &[&str]) {
 #[cfg(unix)]
 mod endpoint_process {
     use super::*;
+    use crate::secret::Secret;
+    use std::io::{Read, Write};
     use std::os::fd::{AsFd, OwnedFd};
     use std::os::unix::process::CommandExt;
     use std::time::Duration;
@@ -148,22 +144,40 @@ mod endpoint_process {
     /// How often the endpoint process checks that the command still runs: how long its port can
     /// outlive the command.
     const COMMAND_CHECK: Duration = Duration::from_millis(50);
+    /// The handover is a token and one credentials record (a few KiB); more is not from s3creds.
+    const MAX_HANDOVER_BYTES: u64 = 64 * 1024;
 
-    /// Start it with this run's own command line, the listening socket as its stdin and the token in
-    /// its environment (the command's environment holds the token too). In a process group of its own,
-    /// a terminal's Ctrl+C reaches the command only.
-    pub fn start(listener: std::net::TcpListener, token: &Token) -> Result<()> {
+    /// Start it with this run's own command line: the listening socket as its stdin, and as its
+    /// stdout the read end of a pipe holding the token and the credentials fetched (secrets never go
+    /// through the environment or the command line). In a process group of its own, a terminal's
+    /// Ctrl+C reaches the command only.
+    pub fn start(
+        listener: std::net::TcpListener,
+        token: &Token,
+        first: &SessionCredentials,
+    ) -> Result<()> {
         let not_started = |e: std::io::Error| {
             Error::Internal(format!("cannot start the credentials endpoint: {e}"))
         };
+        let (reader, mut writer) = std::io::pipe().map_err(not_started)?;
+        // Written before the start: a pipe holds 64 KiB unread, and the endpoint reads to the end,
+        // which comes when `writer` is dropped here (it is close-on-exec, so no child holds it open).
+        let handover = Secret::new(format!(
+            "{}\n{}\n",
+            token.expose(),
+            crate::cache::encode_record(first)
+        ));
+        writer
+            .write_all(handover.expose().as_bytes())
+            .map_err(not_started)?;
+        drop(writer);
         let program = std::env::current_exe().map_err(not_started)?;
         std::process::Command::new(program)
             .args(std::env::args_os().skip(1))
             .env(crate::env::EXEC_ENDPOINT, std::process::id().to_string())
-            .env(crate::env::EXEC_ENDPOINT_TOKEN, token.expose())
             .env_remove(crate::env::SERVING_MARKER)
             .stdin(std::process::Stdio::from(OwnedFd::from(listener)))
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::from(OwnedFd::from(reader)))
             .process_group(0)
             .spawn()
             .map_err(not_started)?;
@@ -177,18 +191,16 @@ mod endpoint_process {
         aws_options: &AwsOptions,
         served: &std::ffi::OsStr,
     ) -> Result<()> {
-        // Taken out of the environment while this process is still single-threaded.
-        let token = std::env::var(crate::env::EXEC_ENDPOINT_TOKEN).unwrap_or_default();
-        std::env::remove_var(crate::env::EXEC_ENDPOINT_TOKEN);
+        // Taken out of the environment while this process is still single-threaded, so nothing it
+        // starts (a source profile's credential_process) takes itself for an endpoint.
         std::env::remove_var(crate::env::EXEC_ENDPOINT);
-        let token = Token::from_generated(token)?;
+        let (token, first) = read_handover()?;
         // The command is this process's parent (it took the place of the s3creds that started this
         // one); when it ends, this process is adopted by another. Then nothing is left to serve, and
         // the port closes with this process. (The kernel's parent-death signal would be quicker, but
-        // it follows the thread that forked, which is not the one that becomes the command.)
-        let served = served.to_str().and_then(|pid| pid.parse::<i32>().ok());
-        let command_runs =
-            move || rustix::process::getppid().map(|pid| pid.as_raw_nonzero().get()) == served;
+        // it fires when the thread that forked ends, and a command may end its main thread early.)
+        let served = served.to_str().and_then(|pid| pid.parse::<u32>().ok());
+        let command_runs = move || Some(std::os::unix::process::parent_id()) == served;
         if !command_runs() {
             return Ok(());
         }
@@ -204,7 +216,48 @@ mod endpoint_process {
             .map(std::net::TcpListener::from)
             .map_err(|e| Error::Internal(format!("the endpoint's socket is not usable: {e}")))?;
         let provider = Provider::new(Session::new(&args.serve, aws_options)?);
+        provider.remember(first)?;
         serve_until_exit(listener, token, provider)
+    }
+
+    /// The token and the first credentials, from the pipe on stdout that `start` filled.
+    fn read_handover() -> Result<(Token, SessionCredentials)> {
+        let not_handed = |what: &str| {
+            Error::Internal(format!(
+                "the endpoint process was not handed {what} (it is started by `s3creds exec` only)"
+            ))
+        };
+        let pipe = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|_| not_handed("its pipe"))?;
+        let pipe = std::fs::File::from(pipe);
+        // Anything else (a terminal) would wait for input instead of failing.
+        let is_pipe = pipe
+            .metadata()
+            .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()));
+        if !is_pipe {
+            return Err(not_handed("its pipe"));
+        }
+        let mut handover = Vec::new();
+        pipe.take(MAX_HANDOVER_BYTES)
+            .read_to_end(&mut handover)
+            .map_err(|_| not_handed("its pipe"))?;
+        // Nothing should print to stdout here, but if something did, it must not fail on a pipe's
+        // read end: stdout becomes /dev/null, as it would be for a detached process.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .and_then(|null| Ok(rustix::stdio::dup2_stdout(null)?))
+            .map_err(|e| Error::Internal(format!("cannot detach the endpoint's stdout: {e}")))?;
+        let handover = Secret::new(String::from_utf8(handover).map_err(|_| not_handed("text"))?);
+        let mut lines = handover.expose().lines();
+        let token = Token::from_generated(lines.next().unwrap_or_default().to_string())?;
+        let first = lines
+            .next()
+            .and_then(|record| crate::cache::decode_record(record, std::time::SystemTime::now()))
+            .ok_or_else(|| not_handed("credentials"))?;
+        Ok((token, first))
     }
 }
 

@@ -48,8 +48,15 @@ impl Provider {
         let cache = CredentialCache::open(self.session.request.use_cache);
         let credentials = self.session.get(&cache)?;
         cache.report_notice();
-        *self.lock_memory()? = Some(credentials.clone());
+        self.remember(credentials.clone())?;
         Ok(credentials)
+    }
+
+    /// Keep `credentials` (fetched by `prime`, or by the process that started this one) to answer
+    /// from until their refresh point.
+    pub fn remember(&self, credentials: SessionCredentials) -> Result<()> {
+        *self.lock_memory()? = Some(credentials);
+        Ok(())
     }
 
     /// Credentials with more than the refresh window left: the in-memory copy, else a refresh.
