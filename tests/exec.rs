@@ -210,6 +210,18 @@ fn the_exit_status_is_the_commands_and_signals_reach_it() {
         !environ.windows(64).any(|w| w == token.trim().as_bytes()),
         "the token is in the endpoint process's environment"
     );
+    // It learns that the command ended through a pidfd of it (at once, not by polling).
+    let fds = format!("/proc/{}/fd", endpoints[0]);
+    let holds_pidfd = || {
+        std::fs::read_dir(&fds).unwrap().flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == "anon_inode:[pidfd]")
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !holds_pidfd() {
+        assert!(Instant::now() < deadline, "the endpoint holds no pidfd");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let status = Command::new("kill")
         .args(["-TERM", &exec.id().to_string()])
@@ -229,8 +241,8 @@ fn the_exit_status_is_the_commands_and_signals_reach_it() {
         !std::path::Path::new(&format!("/proc/{child_pid}")).exists(),
         "the command is still running"
     );
-    // The endpoint process, killed by the kernel when the command ends, goes with it: no process
-    // started for this exec is left, and the port is closed.
+    // The endpoint process goes with the command: no process started for this exec is left, and the
+    // port is closed.
     let exec_pid = exec.id().to_string();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

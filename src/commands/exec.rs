@@ -12,9 +12,9 @@
 //! but the cache hit and the endpoint's start. The endpoint is a second s3creds process, started just
 //! before, in a process group of its own: its stdin is the listening socket, its stdout a pipe that
 //! hands it the token and the credentials already fetched (so its first answer comes from memory, and
-//! `--no-cache` costs one AssumeRole, not two). It ends when the command does (within
-//! `COMMAND_CHECK`), so no process and no port outlive it. On Windows, where a process cannot take
-//! another's place, s3creds serves the endpoint itself and waits for the command.
+//! `--no-cache` costs one AssumeRole, not two). It ends when the command does (see
+//! `wait_for_the_command`), so no process and no port outlive it. On Windows, where a process cannot
+//! take another's place, s3creds serves the endpoint itself and waits for the command.
 
 use crate::aws::AwsOptions;
 use crate::cli::ExecArgs;
@@ -141,8 +141,8 @@ mod endpoint_process {
     use std::os::unix::process::CommandExt;
     use std::time::Duration;
 
-    /// How often the endpoint process checks that the command still runs: how long its port can
-    /// outlive the command.
+    /// Where no pidfd tells the endpoint process that the command has ended: how often it checks, and
+    /// so how long its port can outlive the command.
     const COMMAND_CHECK: Duration = Duration::from_millis(50);
     /// The handover is a token and one credentials record (a few KiB); more is not from s3creds.
     const MAX_HANDOVER_BYTES: u64 = 64 * 1024;
@@ -196,19 +196,14 @@ mod endpoint_process {
         std::env::remove_var(crate::env::EXEC_ENDPOINT);
         let (token, first) = read_handover()?;
         // The command is this process's parent (it took the place of the s3creds that started this
-        // one); when it ends, this process is adopted by another. Then nothing is left to serve, and
-        // the port closes with this process. (The kernel's parent-death signal would be quicker, but
-        // it fires when the thread that forked ends, and a command may end its main thread early.)
+        // one). When it ends, nothing is left to serve, and the port closes with this process.
         let served = served.to_str().and_then(|pid| pid.parse::<u32>().ok());
-        let command_runs = move || Some(std::os::unix::process::parent_id()) == served;
-        if !command_runs() {
+        let Some(served) = served.filter(|pid| *pid == std::os::unix::process::parent_id()) else {
             return Ok(());
-        }
-        std::thread::spawn(move || loop {
-            std::thread::sleep(COMMAND_CHECK);
-            if !command_runs() {
-                std::process::exit(0);
-            }
+        };
+        std::thread::spawn(move || {
+            wait_for_the_command(served);
+            std::process::exit(0);
         });
         let listener = std::io::stdin()
             .as_fd()
@@ -218,6 +213,37 @@ mod endpoint_process {
         let provider = Provider::new(Session::new(&args.serve, aws_options)?);
         provider.remember(first)?;
         serve_until_exit(listener, token, provider)
+    }
+
+    /// Return when the command, this process's parent `served`, has ended. On Linux at once, through
+    /// a pidfd (the kernel's parent-death signal would not do: it fires when the thread that forked
+    /// ends, and a command may end its main thread before its others); elsewhere, or on kernels
+    /// before 5.3, within `COMMAND_CHECK`, by noticing that this process was adopted by another.
+    fn wait_for_the_command(served: u32) {
+        #[cfg(target_os = "linux")]
+        if let Some(command) = pidfd_of_parent(served) {
+            use rustix::event::{poll, PollFd, PollFlags};
+            let mut ended = [PollFd::new(&command, PollFlags::IN)];
+            loop {
+                match poll(&mut ended, None) {
+                    Ok(_) => return,
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Err(_) => break,
+                }
+            }
+        }
+        while std::os::unix::process::parent_id() == served {
+            std::thread::sleep(COMMAND_CHECK);
+        }
+    }
+
+    /// A pidfd of this process's parent, if it is still `served`: opened first and checked after, so
+    /// it cannot name another process that took over a freed PID.
+    #[cfg(target_os = "linux")]
+    fn pidfd_of_parent(served: u32) -> Option<OwnedFd> {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(served).ok()?)?;
+        let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()?;
+        (std::os::unix::process::parent_id() == served).then_some(pidfd)
     }
 
     /// The token and the first credentials, from the pipe on stdout that `start` filled.
