@@ -9,6 +9,8 @@
 #   - then `/bin/true`, both `exec` rows and the `serve` hit again, interleaved (scripts/interleave.py,
 #     INTERLEAVED rounds, 1000 by default): on a VM whose speed drifts between hyperfine's blocks, these
 #     are the figures to compare. BASELINE=/path/to/another/s3creds adds its `exec` row there.
+#     SETTLE_MS=N waits N ms after each command there, so that an endpoint process ending after its
+#     command (at once now; within 50 ms before the pidfd) does not slow the next command measured.
 #
 # Usage: scripts/bench-exec.sh     (RUNS=200 by default; S3CREDS=target/release/s3creds)
 # Needs: scripts/setup-test-env.sh done, keyutils, curl, hyperfine (installed with apt-get if missing).

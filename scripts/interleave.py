@@ -4,7 +4,11 @@ machine whose speed drifts (a shared VM) slows them all alike, unlike hyperfine'
 
 Usage: interleave.py ROUNDS NAME=COMMAND...   (COMMAND is split on spaces; stdout/stderr discarded)
 Prints each command's median and quartiles in ms and, when one is named `true`, what each adds to it.
+SETTLE_MS=N waits N ms after each command, outside the timing: what a command leaves running after it
+exits (exec's endpoint process ending) then finishes before the next command starts, instead of
+slowing whichever command comes next.
 """
+import os
 import random
 import statistics
 import subprocess
@@ -17,6 +21,7 @@ def main():
     commands = [argument.split("=", 1) for argument in sys.argv[2:]]
     times = {name: [] for name, _ in commands}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    settle = int(os.environ.get("SETTLE_MS", "0")) / 1000
     for _ in range(10):  # warm-up: page cache, keyring, moto
         for _, command in commands:
             subprocess.run(command.split(), **quiet)
@@ -27,9 +32,12 @@ def main():
             start = time.perf_counter_ns()
             subprocess.run(command.split(), **quiet)
             times[name].append((time.perf_counter_ns() - start) / 1e6)
+            if settle:
+                time.sleep(settle)
     medians = {name: statistics.median(t) for name, t in times.items()}
     width = max(len(name) for name in times)
-    print(f"{'interleaved (' + str(rounds) + ' rounds)':{width}}  median      p25      p75")
+    title = f"interleaved ({rounds} rounds{f', {settle * 1000:.0f} ms apart' if settle else ''})"
+    print(f"{title:{width}}  median      p25      p75")
     for name, t in times.items():
         q1, _, q3 = statistics.quantiles(t, n=4)
         print(f"{name:{width}}  {medians[name]:6.3f}ms {q1:6.3f}ms {q3:6.3f}ms")
