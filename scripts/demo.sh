@@ -115,4 +115,8 @@ echo "   the credentials are now cached, in the demo's private kernel keyring (l
 AWS_CONFIG_FILE="$DEMO_CONFIG" "$S3CREDS" cache list | sed 's/^/   /'
 
 echo
-echo "== Done: permanent and temporary credentials issued and used, and served to the AWS CLI."
+echo "== 5. A command with a credentials endpoint of its own:  s3creds exec $BUCKET --read-only -- aws s3 cp s3://$BUCKET/hello.txt -"
+echo "   read back: $("$S3CREDS" exec "$BUCKET" --read-only -- "$AWS" s3 cp "s3://$BUCKET/hello.txt" -)"
+
+echo
+echo "== Done: permanent and temporary credentials issued and used, served to the AWS CLI, and given to a command."
