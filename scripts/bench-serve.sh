@@ -19,36 +19,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-# The kernel keyring cache needs a session keyring of its own.
-if [[ -z "${S3CREDS_BENCH_IN_SESSION:-}" ]]; then
-    export S3CREDS_BENCH_IN_SESSION=1
-    exec keyctl session - "$0" "$@"
-fi
-
+BENCH=bench-serve
 S3CREDS=${S3CREDS:-$ROOT/target/release/s3creds}
 RUNS=${RUNS:-300}
 BASELINE=${BASELINE:-}
-[[ -x "$S3CREDS" ]] || { echo "bench-serve: build first: cargo build --release (or set S3CREDS)" >&2; exit 1; }
-[[ -z "$BASELINE" || -x "$BASELINE" ]] || { echo "bench-serve: BASELINE=$BASELINE is not an executable" >&2; exit 1; }
-command -v hyperfine >/dev/null || { apt-get install -y hyperfine >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y hyperfine >/dev/null; }; }
-PY="$ROOT/.venv/bin/python"
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-# Measured as installed: each binary is copied first, as `cargo install` copies it. The linker's own
-# output file starts about 0.6 ms slower on this VM (same bytes; the page cache holds it as the linker
-# wrote it, in small pieces), which would blur a comparison of two builds.
-as_installed() { mkdir -p "$WORK/$2" && cp "$1" "$WORK/$2/s3creds" && echo "$WORK/$2/s3creds"; }
-S3CREDS=$(as_installed "$S3CREDS" now)
-[[ -z "$BASELINE" ]] || BASELINE=$(as_installed "$BASELINE" baseline)
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "bench-serve: $1 did not come up" >&2; exit 1; }
+source "$ROOT/scripts/bench-lib.sh"
 
-MOTO_PORT=$(free_port)
-MOTO_IAM_LOAD_MANAGED_POLICIES=true "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/"
 PROXY_PORT_FILE="$WORK/proxy.port"
 "$PY" "$ROOT/scripts/counting_proxy.py" --listen-port 0 --upstream "http://127.0.0.1:$MOTO_PORT" >"$PROXY_PORT_FILE" &
 PIDS+=($!)
