@@ -114,6 +114,7 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
     }
     #[cfg(not(unix))]
     {
+        // The provider keeps its own copy, and serves from it in this process.
         drop(first);
         tell_removed(&removed);
         serve_beside(command, program, listener, token, provider)
