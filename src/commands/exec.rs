@@ -82,8 +82,9 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
         }
     }
 
+    // Fetched before anything starts, in both modes: a request that fails starts nothing at all.
+    let first = provider.prime()?;
     if args.env {
-        let first = provider.prime()?;
         set_plain_variables(&mut command, &first)?;
         tell_removed(&removed);
         return replace_this_process(command, program);
@@ -102,12 +103,10 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
             format!("http://{address}{}", endpoint::CREDENTIALS_PATH),
         )
         .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose());
-    let first = provider.prime()?;
     #[cfg(unix)]
     {
-        // Fetched first, then started: a request that fails starts nothing at all. (Starting the
-        // endpoint on another thread while fetching saves nothing measurable: creating a second
-        // process costs the same wherever it happens, see `scripts/bench-exec.sh`.)
+        // Started after the fetch, not beside it on another thread: that saves nothing measurable,
+        // since creating a second process costs the same wherever it happens (`scripts/bench-exec.sh`).
         endpoint_process::start(listener, &token, &first)?;
         tell_removed(&removed);
         replace_this_process(command, program)
