@@ -214,14 +214,27 @@ fn an_instance_metadata_service_that_refuses_is_a_credentials_problem() {
     );
 }
 
+#[cfg(unix)] // the port is held with rustix
 #[test]
 fn an_unreachable_endpoint_is_exit_5_with_one_clear_line() {
     assert_private_session_keyring();
-    // A port nobody listens on: bound, then closed.
-    let closed = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", listener.local_addr().unwrap())
-    };
+    // A port nobody listens on, held for the whole test by a socket that is bound but never
+    // listens: connections are refused, and no other test's server can be handed the port (as it
+    // could be if the port were bound and closed again).
+    let held = rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::STREAM,
+        None,
+    )
+    .unwrap();
+    rustix::net::bind(
+        &held,
+        &std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0),
+    )
+    .unwrap();
+    let address =
+        std::net::SocketAddrV4::try_from(rustix::net::getsockname(&held).unwrap()).unwrap();
+    let closed = format!("http://{address}");
     for (label, args) in aws_commands() {
         let home = tempfile::tempdir().unwrap();
         let outcome = run_std(

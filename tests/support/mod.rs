@@ -5,10 +5,11 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const ACCOUNT: &str = "123456789012";
@@ -30,40 +31,75 @@ fn venv_tool(name: &str, env_override: &str) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 /// A moto server of its own for one test.
 pub struct Moto {
     child: Child,
     pub url: String,
+    /// The tail of moto's stderr (its request log and any traceback), shown when the test fails.
+    log: Arc<Mutex<VecDeque<String>>>,
 }
 
+/// How many of moto's last log lines a failing test shows.
+const MOTO_LOG_LINES: usize = 200;
+
 impl Moto {
+    /// Start moto on a port it binds itself (`-p 0`) and reads back from its "Running on" line.
+    /// Choosing a free port first and handing it over would leave a window in which another test's
+    /// server could take the port, and this test would then talk to that server.
     pub fn start() -> Moto {
         let binary = venv_tool("moto_server", "S3CREDS_TEST_MOTO_SERVER");
-        for _attempt in 0..3 {
-            let port = free_port();
-            let child = Command::new(&binary)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start moto_server");
-            let moto = Moto {
-                child,
-                url: format!("http://127.0.0.1:{port}"),
-            };
-            if moto.wait_ready(Duration::from_secs(30)) {
-                return moto;
+        let mut child = Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start moto_server");
+        let stderr = child.stderr.take().expect("moto stderr");
+        let log = Arc::new(Mutex::new(VecDeque::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let keep = log.clone();
+        // moto logs every request to stderr: keep reading it for the server's whole life, or a full
+        // pipe would stall moto.
+        std::thread::spawn(move || {
+            let mut port_tx = Some(port_tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(port) = line
+                    .split("Running on http://127.0.0.1:")
+                    .nth(1)
+                    .and_then(|rest| rest.trim().parse::<u16>().ok())
+                {
+                    if let Some(tx) = port_tx.take() {
+                        let _ = tx.send(port);
+                    }
+                }
+                let mut tail = keep.lock().unwrap();
+                if tail.len() == MOTO_LOG_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
             }
-        }
-        panic!("moto_server did not become ready on loopback");
+        });
+        let port = port_rx.recv_timeout(Duration::from_secs(60));
+        let mut moto = Moto {
+            child,
+            url: String::new(),
+            log,
+        };
+        let Ok(port) = port else {
+            panic!(
+                "moto_server did not report its port within 60 s; its output:\n{}",
+                moto.log_tail()
+            );
+        };
+        moto.url = format!("http://127.0.0.1:{port}");
+        assert!(
+            moto.wait_ready(Duration::from_secs(30)),
+            "moto_server on {} did not answer; its output:\n{}",
+            moto.url,
+            moto.log_tail()
+        );
+        moto
     }
 
     fn wait_ready(&self, timeout: Duration) -> bool {
@@ -75,6 +111,11 @@ impl Moto {
             std::thread::sleep(Duration::from_millis(50));
         }
         false
+    }
+
+    fn log_tail(&self) -> String {
+        let tail = self.log.lock().unwrap();
+        tail.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 
     /// Turn on moto's permission enforcement. Create the identities to use before calling this: the
@@ -91,6 +132,14 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what the server said: an HTTP 500 is otherwise a bare status.
+        if std::thread::panicking() {
+            eprintln!(
+                "--- moto_server {} (last {MOTO_LOG_LINES} lines) ---\n{}",
+                self.url,
+                self.log_tail()
+            );
+        }
     }
 }
 
