@@ -190,10 +190,6 @@ if __name__ == "__main__":
         counts(out_dir)
 EOF
 
-free_port() {
-    "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 wait_http() {  # wait_http URL SECONDS PID
     local url=$1 deadline=$((SECONDS + $2)) pid=$3
     until "$PYTHON" -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2).read()' "$url" >/dev/null 2>&1; do
@@ -204,20 +200,10 @@ wait_http() {  # wait_http URL SECONDS PID
 }
 
 # ---- moto server ------------------------------------------------------------
-for attempt in 1 2 3; do
-    MOTO_PORT=$(free_port)
-    MOTO_IAM_LOAD_MANAGED_POLICIES=true "$MOTO_SERVER" -H 127.0.0.1 -p "$MOTO_PORT" \
-        > "$OUT_DIR/moto.log" 2>&1 &
-    MOTO_PID=$!
-    if wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" 60 "$MOTO_PID"; then
-        break
-    fi
-    kill "$MOTO_PID" 2>/dev/null || true
-    wait "$MOTO_PID" 2>/dev/null || true
-    MOTO_PID=""
-    ((attempt < 3)) || die "moto server did not start (see $OUT_DIR/moto.log)"
-done
-URL="http://127.0.0.1:$MOTO_PORT"
+source "$REPO_ROOT/scripts/moto-lib.sh"
+start_moto "$OUT_DIR/moto.log" "$MOTO_SERVER" && wait_http "$MOTO_URL/moto-api/" 60 "$MOTO_PID" \
+    || die "moto server did not start (see $OUT_DIR/moto.log)"
+URL=$MOTO_URL
 
 # ---- counting proxy -----------------------------------------------------------
 "$PYTHON" "$PROXY" --listen-port 0 --upstream "$URL" --log "$OUT_DIR/calls.log" \

@@ -27,8 +27,8 @@ as_installed() { mkdir -p "$WORK/$2" && cp "$1" "$WORK/$2/s3creds" && echo "$WOR
 S3CREDS=$(as_installed "$S3CREDS" now)
 if [[ -n "${BASELINE:-}" ]]; then BASELINE=$(as_installed "$BASELINE" baseline); fi
 
-# One moto server on a free loopback port: MOTO_PORT.
-MOTO_PORT=$(free_port)
-MOTO_IAM_LOAD_MANAGED_POLICIES=true "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
-PIDS+=($!)
+# One moto server on a loopback port of its own: MOTO_PORT.
+source "$ROOT/scripts/moto-lib.sh"
+start_moto "$WORK/moto.log" || fail "moto did not start: $(cat "$WORK/moto.log")"
+PIDS+=("$MOTO_PID")
 wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/"

@@ -108,10 +108,6 @@ export AWS_CONFIG_FILE="$WORK/aws-config"
 export AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
 export AWS_EC2_METADATA_DISABLED=true
 
-free_port() {
-    "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 wait_http() {  # wait_http URL SECONDS PID
     local url=$1 deadline=$((SECONDS + $2)) pid=$3
     until "$PYTHON" -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2).read()' "$url" >/dev/null 2>&1; do
@@ -122,11 +118,10 @@ wait_http() {  # wait_http URL SECONDS PID
 }
 
 # ---- moto server and counting proxy -----------------------------------------
-MOTO_PORT=$(free_port)
-MOTO_IAM_LOAD_MANAGED_POLICIES=true "$MOTO_SERVER" -H 127.0.0.1 -p "$MOTO_PORT" > "$OUT_DIR/moto.log" 2>&1 &
-MOTO_PID=$!
-wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" 60 "$MOTO_PID" || die "moto server did not start (see $OUT_DIR/moto.log)"
-URL="http://127.0.0.1:$MOTO_PORT"
+source "$REPO_ROOT/scripts/moto-lib.sh"
+start_moto "$OUT_DIR/moto.log" "$MOTO_SERVER" && wait_http "$MOTO_URL/moto-api/" 60 "$MOTO_PID" \
+    || die "moto server did not start (see $OUT_DIR/moto.log)"
+URL=$MOTO_URL
 
 "$PYTHON" "$PROXY" --listen-port 0 --upstream "$URL" > "$WORK/proxy.out" 2> "$OUT_DIR/proxy.err" &
 PROXY_PID=$!

@@ -61,10 +61,9 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 export AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-config"
 export AWS_EC2_METADATA_DISABLED=true
 
-PORT=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$MOTO_SERVER" -H 127.0.0.1 -p "$PORT" > "$WORK/moto.log" 2>&1 &
-MOTO_PID=$!
-URL="http://127.0.0.1:$PORT"
+source "$REPO_ROOT/scripts/moto-lib.sh"
+start_moto "$WORK/moto.log" "$MOTO_SERVER" || die "moto did not start (see $WORK/moto.log)"
+URL=$MOTO_URL
 for _ in $(seq 300); do
     "$PYTHON" -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$URL/moto-api/" 2>/dev/null && break
     kill -0 "$MOTO_PID" 2>/dev/null || die "moto did not start (see $WORK/moto.log)"

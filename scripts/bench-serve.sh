@@ -38,6 +38,7 @@ export S3CREDS_CACHE_DIR="$WORK/cache" S3CREDS_KEYRING=keyutils
 unset AWS_PROFILE DBUS_SESSION_BUS_ADDRESS
 "$PY" -c 'import boto3, os; boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bucket="bench-serve")'
 
+# s3-credentials localserver reports the port it was given, not the one bound: it needs one picked first.
 UP_PORT=$(free_port)
 "$ROOT/.venv/bin/s3-credentials" localserver bench-serve --duration 1h --host 127.0.0.1 --port "$UP_PORT" \
     --endpoint-url "$AWS_ENDPOINT_URL" >"$WORK/localserver.log" 2>&1 &

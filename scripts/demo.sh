@@ -48,11 +48,9 @@ if have_aws_account; then
     BUCKET="s3creds-demo-$(date +%s)-$RANDOM"
 else
     echo "== No AWS account configured: starting a local AWS-API emulator (moto)"
-    PORT=$("$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    MOTO_IAM_LOAD_MANAGED_POLICIES=true "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
-    MOTO_PID=$!
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/moto-api/" >/dev/null && break; sleep 0.1; done
-    export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
+    source "$ROOT/scripts/moto-lib.sh"
+    start_moto "$WORK/moto.log" || { cat "$WORK/moto.log" >&2; echo "demo: moto did not start" >&2; exit 1; }
+    export AWS_ENDPOINT_URL="$MOTO_URL" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
     export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
     export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
     unset AWS_PROFILE AWS_SESSION_TOKEN
