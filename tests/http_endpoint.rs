@@ -31,8 +31,11 @@ impl Server {
     fn start(f: &Fixture, extra: &[&str]) -> Server {
         let mut args = vec!["serve", BUCKET, "--http"];
         args.extend(extra);
-        let mut child = f
-            .s3creds(&args)
+        Server::spawn(f.s3creds(&args))
+    }
+
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -258,10 +261,24 @@ fn the_token_file_is_private_and_replaces_the_token_line() {
     assert_eq!(f.object(BUCKET, "file.txt"), "via-file");
 }
 
+/// An address of this machine that is not loopback: the one its default route leaves from (a UDP
+/// "connection" sends nothing).
+fn non_loopback_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .connect("192.0.2.1:9")
+        .expect("this test needs an address of the machine that is not loopback (a default route)");
+    let ip = socket.local_addr().unwrap().ip();
+    assert!(!ip.is_loopback() && !ip.is_unspecified(), "{ip}");
+    ip
+}
+
 #[test]
 fn a_non_loopback_listen_needs_the_flag() {
     let f = Fixture::new(BUCKET);
-    let refused = run_std(&mut f.s3creds(&["serve", BUCKET, "--http", "--listen", "0.0.0.0:0"]));
+    let ip = non_loopback_address();
+    let refused =
+        run_std(&mut f.s3creds(&["serve", BUCKET, "--http", "--listen", &format!("{ip}:0")]));
     assert_eq!(refused.code, 3, "{}", refused.stderr);
     assert!(
         refused.stderr.contains("is not a loopback address"),
@@ -270,26 +287,148 @@ fn a_non_loopback_listen_needs_the_flag() {
     );
     assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
     assert!(refused.stdout.is_empty());
+    // Every interface at once is refused even with the flag: it is no address a client can use.
+    for everywhere in ["0.0.0.0:0", "[::]:0"] {
+        let refused = run_std(&mut f.s3creds(&[
+            "serve",
+            BUCKET,
+            "--http",
+            "--listen",
+            everywhere,
+            "--allow-non-loopback",
+        ]));
+        assert_eq!(refused.code, 3, "{}", refused.stderr);
+        assert!(
+            refused.stderr.contains("every interface"),
+            "{}",
+            refused.stderr
+        );
+    }
     let malformed = run_std(&mut f.s3creds(&["serve", BUCKET, "--http", "--listen", "localhost"]));
     assert_eq!(malformed.code, 3, "{}", malformed.stderr);
     let without_http = run_std(&mut f.s3creds(&["serve", BUCKET, "--listen", "127.0.0.1:0"]));
     assert_eq!(without_http.code, 2, "{}", without_http.stderr);
     assert_eq!(f.assumed(), 0);
 
-    let server = Server::start(&f, &["--listen", "0.0.0.0:0", "--allow-non-loopback"]);
+    let server = Server::start(
+        &f,
+        &["--listen", &format!("{ip}:0"), "--allow-non-loopback"],
+    );
     assert!(server
         .var("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-        .starts_with("http://0.0.0.0:"));
-    let port = server.address().rsplit(':').next().unwrap().to_string();
+        .starts_with(&format!("http://{ip}:")));
     let token = server.var("AWS_CONTAINER_AUTHORIZATION_TOKEN").to_string();
     let (status, _, _) = get(
-        &format!("127.0.0.1:{port}"),
+        &server.address(),
         "/credentials",
         &format!("Authorization: {token}\r\n"),
     );
     assert_eq!(status, 200);
     let (_, stderr) = server.stop();
-    assert!(stderr.contains("warning: listening on 0.0.0.0"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("warning: listening on {ip}")),
+        "{stderr}"
+    );
+    // The warning says which hosts the SDKs accept over plain HTTP.
+    assert!(stderr.contains("169.254.170.2"), "{stderr}");
+}
+
+/// A port in use is reported before any AWS call.
+#[test]
+fn a_port_in_use_is_refused_before_any_aws_call() {
+    let f = Fixture::new(BUCKET);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let outcome = run_std(&mut f.s3creds(&["serve", BUCKET, "--http", "--listen", &address]));
+    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("cannot listen on"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stdout.is_empty());
+    assert_eq!(f.proxy.actions(), Vec::<String>::new());
+}
+
+fn access_key_of(body: &str) -> String {
+    let credentials: serde_json::Value = serde_json::from_str(body).unwrap();
+    credentials["AccessKeyId"].as_str().unwrap().to_string()
+}
+
+/// Past the refresh point, a refresh that fails or hangs does not fail the request while the
+/// current credentials still work: the request gets them within about a second (an SDK's container
+/// provider gives up after a few), the failure is said once on stderr, and a later request gets
+/// new credentials. SIGTERM ends the server at once even while a refresh hangs.
+#[test]
+fn a_failing_or_slow_refresh_answers_with_the_current_credentials() {
+    let f = Fixture::new(BUCKET);
+    // With a 15-minute session and a 899-second window, credentials are due for a refresh after a
+    // second, and still work for nearly 15 minutes.
+    let server = Server::start(&f, &["--duration", "15m", "--refresh-window", "899s"]);
+    let address = server.address();
+    let token = server.var("AWS_CONTAINER_AUTHORIZATION_TOKEN").to_string();
+    let ask = || {
+        let (status, _, body) = get(
+            &address,
+            "/credentials",
+            &format!("Authorization: {token}\r\n"),
+        );
+        assert_eq!(status, 200, "{body}");
+        access_key_of(&body)
+    };
+    let first = ask();
+    let head_bucket = f
+        .proxy
+        .actions()
+        .into_iter()
+        .find(|action| action.starts_with(&format!("HEAD /{BUCKET}")))
+        .expect("a HeadBucket call");
+    std::thread::sleep(Duration::from_millis(1200));
+
+    f.proxy.fail_next(&head_bucket, 1, 500, "InternalError");
+    assert_eq!(
+        ask(),
+        first,
+        "a failed refresh answers with the current credentials"
+    );
+    // Right after a failure the endpoint does not try again on every request.
+    let calls = f.proxy.actions().len();
+    assert_eq!(ask(), first);
+    assert_eq!(f.proxy.actions().len(), calls, "{:?}", f.proxy.actions());
+    std::thread::sleep(Duration::from_millis(5200));
+    let second = ask();
+    assert_ne!(second, first, "the next try refreshes");
+
+    std::thread::sleep(Duration::from_millis(1200));
+    f.proxy.delay("AssumeRole", 60.0);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        ask(),
+        second,
+        "a hanging refresh answers with the current credentials"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let stopping = std::time::Instant::now();
+    let (code, stderr) = server.stop();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(3),
+        "SIGTERM took {:?} while a refresh hung",
+        stopping.elapsed()
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("warning: the credentials were not refreshed")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("HeadBucket"), "{stderr}");
 }
 
 #[test]
@@ -312,4 +451,63 @@ fn fifty_requests_are_answered_from_one_assume_role() {
     bodies.dedup();
     assert_eq!(bodies.len(), 1, "the credentials changed between requests");
     assert_eq!(f.assumed(), 1);
+}
+
+/// The CPU time (user + system, in clock ticks) a process has used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Idle connections beyond the server's file descriptors neither make it spin on a listener that
+/// stays ready nor stop it: once they are gone, it answers again.
+#[test]
+fn idle_connections_beyond_the_file_limit_do_not_spin_the_server() {
+    let f = Fixture::new(BUCKET);
+    // The same command, under a limit of 48 open files.
+    let serve = f.s3creds(&["serve", BUCKET, "--http"]);
+    let mut command = Command::new("prlimit");
+    command
+        .arg("--nofile=48:48")
+        .arg("--")
+        .arg(serve.get_program())
+        .args(serve.get_args());
+    for (name, value) in serve.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let server = Server::spawn(command);
+    let address = server.address();
+    let token = server.var("AWS_CONTAINER_AUTHORIZATION_TOKEN").to_string();
+    let idle: Vec<TcpStream> = (0..120)
+        .map(|_| TcpStream::connect(&address).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = server.child.id();
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(pid) - before;
+    // Spinning on accept would be about 200 ticks (100 a second); waiting is next to none.
+    assert!(
+        used < 40,
+        "the server used {used} ticks in 2 s with idle connections"
+    );
+    drop(idle);
+    let (status, _, _) = get(
+        &address,
+        "/credentials",
+        &format!("Authorization: {token}\r\n"),
+    );
+    assert_eq!(status, 200);
+    let (code, stderr) = server.stop();
+    assert_eq!(code, Some(0), "{stderr}");
 }

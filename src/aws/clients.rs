@@ -85,11 +85,23 @@ impl AwsOptions {
 /// Run `future` to completion on a single-threaded runtime: the work is waiting on the network, and
 /// starting fewer threads keeps s3creds quick to start. The one place a runtime is built.
 pub fn block_on<F: std::future::Future>(future: F) -> crate::error::Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    Ok(runtime()?.block_on(future))
+}
+
+/// As [`block_on`], but returns without waiting for blocking work still running (a refresh held up
+/// by a slow endpoint): for a server that ends on a signal.
+pub fn block_on_then_leave<F: std::future::Future>(future: F) -> crate::error::Result<F::Output> {
+    let runtime = runtime()?;
+    let output = runtime.block_on(future);
+    runtime.shutdown_background();
+    Ok(output)
+}
+
+fn runtime() -> crate::error::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    Ok(runtime.block_on(future))
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
 }
 
 /// Configured clients. S3 clients for other regions (bucket creation elsewhere) are built on demand.

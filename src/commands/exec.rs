@@ -293,15 +293,12 @@ fn serve_until_exit(
     token: Token,
     provider: Arc<Provider>,
 ) -> Result<()> {
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::Internal(format!("cannot serve the endpoint: {e}")))?;
-    crate::aws::block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .map_err(|e| Error::Internal(format!("cannot serve the endpoint: {e}")))?;
-        endpoint::serve(listener, Arc::new(token), provider, std::future::pending()).await;
-        Ok(())
-    })?
+    crate::aws::block_on(endpoint::serve(
+        listener,
+        Arc::new(token),
+        provider,
+        std::future::pending(),
+    ))?
 }
 
 /// Windows: no process can take another's place, so s3creds serves the endpoint itself, waits for

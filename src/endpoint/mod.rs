@@ -22,23 +22,43 @@ use crate::cache::CredentialCache;
 use crate::commands::serve::Session;
 use crate::credentials::SessionCredentials;
 use crate::error::{Error, Result};
+use futures::future::{BoxFuture, FutureExt, Shared};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
-/// Scoped credentials for the endpoint, refreshed before their refresh point.
+/// How long a request waits for a refresh while the current credentials still work: an SDK's
+/// container provider gives up after a few seconds (botocore: 2 s), and a refresh behind a slow
+/// endpoint can take far longer. The refresh goes on after the answer.
+const REFRESH_PATIENCE: Duration = Duration::from_secs(1);
+/// Credentials with less than this left are not handed out while a refresh is pending or failing.
+const USABLE_FOR_AT_LEAST: Duration = Duration::from_secs(60);
+/// After a failed refresh, while the current credentials still work, the next try waits this long
+/// (so a client asking on every call does not become an AssumeRole on every call).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+
+/// A refresh in flight, awaited by every request that needs it.
+type Refresh = Shared<BoxFuture<'static, std::result::Result<SessionCredentials, Arc<Error>>>>;
+
+/// Scoped credentials for the endpoint, refreshed before their refresh point. A failing or slow
+/// refresh does not fail requests while the current credentials still work.
 pub struct Provider {
     session: Session,
-    memory: Mutex<Option<SessionCredentials>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    current: Option<SessionCredentials>,
     /// One refresh at a time inside this process; `Session::get` adds the cross-process single flight.
-    refreshing: tokio::sync::Mutex<()>,
+    in_flight: Option<Refresh>,
+    last_failure: Option<Instant>,
 }
 
 impl Provider {
     pub fn new(session: Session) -> Arc<Provider> {
         Arc::new(Provider {
             session,
-            memory: Mutex::new(None),
-            refreshing: tokio::sync::Mutex::new(()),
+            state: Mutex::new(State::default()),
         })
     }
 
@@ -55,45 +75,107 @@ impl Provider {
     /// Keep `credentials` (fetched by `prime`, or by the process that started this one) to answer
     /// from until their refresh point.
     pub fn remember(&self, credentials: SessionCredentials) -> Result<()> {
-        *self.lock_memory()? = Some(credentials);
+        self.lock_state()?.current = Some(credentials);
         Ok(())
     }
 
-    /// Credentials with more than the refresh window left: the in-memory copy, else a refresh.
-    pub async fn credentials(self: &Arc<Self>) -> Result<SessionCredentials> {
-        if let Some(credentials) = self.in_memory()? {
-            return Ok(credentials);
+    /// Credentials with more than the refresh window left, else a refresh. While the current ones
+    /// still work for [`USABLE_FOR_AT_LEAST`], a refresh that fails, or takes longer than
+    /// [`REFRESH_PATIENCE`], leaves the answer at the current ones.
+    pub async fn credentials(
+        self: &Arc<Self>,
+    ) -> std::result::Result<SessionCredentials, Arc<Error>> {
+        let window = self.session.request.refresh_window;
+        let (refresh, usable) = {
+            let mut state = self.lock_state()?;
+            let now = SystemTime::now();
+            let current = state.current.clone();
+            if let Some(fresh) = current
+                .as_ref()
+                .filter(|c| crate::cache::is_fresh(c, window, now))
+            {
+                return Ok(fresh.clone());
+            }
+            let usable = current.filter(|c| crate::cache::is_fresh(c, USABLE_FOR_AT_LEAST, now));
+            let resting = state
+                .last_failure
+                .is_some_and(|failed| failed.elapsed() < RETRY_AFTER_FAILURE);
+            if let (Some(usable), true, None) = (&usable, resting, &state.in_flight) {
+                return Ok(usable.clone());
+            }
+            (self.refresh(&mut state), usable)
+        };
+        let Some(usable) = usable else {
+            return refresh.await;
+        };
+        match tokio::time::timeout(REFRESH_PATIENCE, refresh).await {
+            Ok(Ok(refreshed)) => Ok(refreshed),
+            // Said once, by the refresh itself; the current credentials still work.
+            Ok(Err(_)) | Err(_) => Ok(usable),
         }
-        let _one_refresh = self.refreshing.lock().await;
-        // Another request may have refreshed while this one waited.
-        if let Some(credentials) = self.in_memory()? {
-            return Ok(credentials);
+    }
+
+    /// The refresh in flight, or a new one. It runs as a task of its own, so it completes (and its
+    /// credentials are kept) even when no request waits for it any more.
+    fn refresh(self: &Arc<Self>, state: &mut State) -> Refresh {
+        if let Some(in_flight) = &state.in_flight {
+            return in_flight.clone();
         }
         let provider = Arc::clone(self);
-        // `Session::get` blocks (keyring, lock files) and runs its own runtime for the AWS calls, so it
-        // runs on a blocking thread, outside this runtime. The keyring handle cannot move between
-        // threads, so each refresh opens the cache on its own; its notice was said by `prime`.
-        let credentials = tokio::task::spawn_blocking(move || {
-            let cache = CredentialCache::open(provider.session.request.use_cache);
-            provider.session.get(&cache)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("the credentials refresh stopped: {e}")))??;
-        *self.lock_memory()? = Some(credentials.clone());
-        Ok(credentials)
+        let task = tokio::spawn(async move {
+            // `Session::get` blocks (keyring, lock files) and runs its own runtime for the AWS calls,
+            // so it runs on a blocking thread, outside this runtime. The keyring handle cannot move
+            // between threads, so each refresh opens the cache on its own; its notice was said by
+            // `prime`.
+            let session_provider = Arc::clone(&provider);
+            let outcome = tokio::task::spawn_blocking(move || {
+                let cache = CredentialCache::open(session_provider.session.request.use_cache);
+                session_provider.session.get(&cache)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("the credentials refresh stopped: {e}")))
+            .and_then(|outcome| outcome)
+            .map_err(Arc::new);
+            if let Ok(mut state) = provider.lock_state() {
+                state.in_flight = None;
+                match &outcome {
+                    Ok(credentials) => {
+                        state.current = Some(credentials.clone());
+                        state.last_failure = None;
+                    }
+                    Err(error) => {
+                        state.last_failure = Some(Instant::now());
+                        // Requests still get the current credentials: the failure is said here, once,
+                        // since no request fails with it.
+                        if let Some(current) = state.current.as_ref().filter(|c| {
+                            crate::cache::is_fresh(c, USABLE_FOR_AT_LEAST, SystemTime::now())
+                        }) {
+                            eprintln!(
+                                "s3creds: warning: the credentials were not refreshed ({error}); \
+                                 answering with the current ones, which expire at {}",
+                                crate::core::time::rfc3339(current.expiration).unwrap_or_default()
+                            );
+                        }
+                    }
+                }
+            }
+            outcome
+        });
+        let refresh = async move {
+            task.await.map_err(|e| {
+                Arc::new(Error::Internal(format!(
+                    "the credentials refresh stopped: {e}"
+                )))
+            })?
+        }
+        .boxed()
+        .shared();
+        state.in_flight = Some(refresh.clone());
+        refresh
     }
 
-    fn in_memory(&self) -> Result<Option<SessionCredentials>> {
-        let window = self.session.request.refresh_window;
-        Ok(self
-            .lock_memory()?
-            .as_ref()
-            .filter(|c| crate::cache::is_fresh(c, window, SystemTime::now()))
-            .cloned())
-    }
-
-    fn lock_memory(&self) -> Result<std::sync::MutexGuard<'_, Option<SessionCredentials>>> {
-        self.memory
+    fn lock_state(&self) -> Result<std::sync::MutexGuard<'_, State>> {
+        self.state
             .lock()
             .map_err(|_| Error::Internal("the credentials copy was poisoned by a panic".into()))
     }

@@ -16,14 +16,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 /// hyper's smallest read buffer, and so the bound on a request head.
 const MAX_HEAD_BYTES: usize = 8192;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once: far above what the SDKs of one machine open, far below the usual
+/// limit of 1,024 file descriptors.
+const MAX_CONNECTIONS: usize = 256;
+/// The pause after a failed accept.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
-/// Listen on `address` (port 0: a free one).
-pub async fn bind(address: SocketAddr) -> Result<TcpListener> {
-    TcpListener::bind(address).await.map_err(|e| {
+/// Listen on `address` (port 0: a free one). Bound before anything else is done, so a port in use
+/// costs nothing.
+pub fn bind(address: SocketAddr) -> Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(address).map_err(|e| {
         Error::invalid_with_hint(
             format!("cannot listen on {address}: {e}"),
             "choose another --listen address or port (port 0 picks a free one)",
@@ -32,23 +39,43 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener> {
 }
 
 /// Answer requests on `listener` until `shutdown` completes; then the listener is closed and every
-/// open connection is dropped with it.
+/// open connection is dropped with it. At most [`MAX_CONNECTIONS`] are served at once (more wait in
+/// the listen queue), so idle clients cannot use up this process's file descriptors.
 pub async fn serve(
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     token: Arc<Token>,
     provider: Arc<Provider>,
     shutdown: impl Future<Output = ()>,
-) {
+) -> Result<()> {
+    let listener = listener
+        .set_nonblocking(true)
+        .and_then(|()| TcpListener::from_std(listener))
+        .map_err(|e| Error::Internal(format!("cannot serve the endpoint: {e}")))?;
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = Arc::clone(&permits).acquire_owned() => permit,
+        };
+        let Ok(permit) = permit else { break };
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => {
-                let Ok((stream, _peer)) = accepted else { continue };
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    // Out of file descriptors, or a connection reset before it was taken: the
+                    // listener stays ready, so retrying at once would spin.
+                    Err(_) => {
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                        continue;
+                    }
+                };
                 let token = Arc::clone(&token);
                 let provider = Arc::clone(&provider);
                 connections.spawn(async move {
+                    let _permit = permit;
                     let service = hyper::service::service_fn(move |request| {
                         let token = Arc::clone(&token);
                         let provider = Arc::clone(&provider);
@@ -68,6 +95,7 @@ pub async fn serve(
     }
     drop(listener);
     connections.abort_all();
+    Ok(())
 }
 
 async fn respond(
