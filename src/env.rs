@@ -13,10 +13,12 @@ pub const DATA_DIR: &str = "S3CREDS_DATA_DIR";
 pub const SERVING_MARKER: &str = "S3CREDS_SERVING";
 /// Set only for the endpoint process that `exec` starts beside its command (Linux): the pid of the
 /// process it serves, which becomes the command.
+#[cfg(unix)]
 pub const EXEC_ENDPOINT: &str = "S3CREDS_EXEC_ENDPOINT";
 /// The cargo that plugin builds use (set by cargo itself for `cargo s3creds`).
 pub const CARGO: &str = "CARGO";
-/// A D-Bus session bus, which Secret Service needs.
+/// A D-Bus session bus, which Secret Service needs (Linux).
+#[cfg(target_os = "linux")]
 pub const DBUS_SESSION: &str = "DBUS_SESSION_BUS_ADDRESS";
 
 pub const AWS_PROFILE: &str = "AWS_PROFILE";

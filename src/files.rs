@@ -18,8 +18,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Mode of every file s3creds creates: readable and writable by the owner only.
+#[cfg(unix)]
 pub const PRIVATE_FILE_MODE: u32 = 0o600;
 /// Mode of every folder s3creds creates.
+#[cfg(unix)]
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
 
 /// A folder or file refused because another user could change it. Travels inside an `io::Error`
@@ -40,6 +42,7 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
+#[cfg(unix)]
 fn refused(problem: String, hint: String) -> io::Error {
     io::Error::new(io::ErrorKind::PermissionDenied, Refused { problem, hint })
 }

@@ -16,7 +16,10 @@ mod record;
 mod store;
 
 pub use key::{CacheKey, Source};
-pub use record::{decode as decode_record, encode as encode_record, is_fresh};
+pub use record::is_fresh;
+// The endpoint process that `exec` starts (unix) is handed its first credentials as a record.
+#[cfg(unix)]
+pub use record::{decode as decode_record, encode as encode_record};
 pub use store::cache_dir;
 
 use crate::files::private_dir;

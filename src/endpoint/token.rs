@@ -25,6 +25,7 @@ impl Token {
 
     /// A token handed over by the process that generated it (`exec`'s endpoint process): the same
     /// 64 hex digits, or an error.
+    #[cfg(unix)]
     pub fn from_generated(value: String) -> Result<Token> {
         if value.len() == TOKEN_BYTES * 2 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(Token(Secret::new(value)))
