@@ -142,6 +142,66 @@ pub fn section_value(text: &str, header: &str, key: &str) -> Option<String> {
     })
 }
 
+/// The settings through which a profile of the config file gets credentials: static keys, a
+/// process, a role (with its source, MFA and session settings), web identity, IAM Identity Center
+/// and `aws login`. Anything else (region, endpoints, S3 settings, CA bundle, retries) is not one.
+pub const CREDENTIAL_SETTINGS: &[&str] = &[
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+    "credential_process",
+    "credential_source",
+    "role_arn",
+    "source_profile",
+    "role_session_name",
+    "external_id",
+    "mfa_serial",
+    "duration_seconds",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_region",
+    "sso_account_id",
+    "sso_role_name",
+    "login_session",
+];
+
+/// `text` without any credential setting ([`CREDENTIAL_SETTINGS`], with its indented continuation
+/// lines) in any section but `[sso-session ...]` (whose own settings give no credentials without a
+/// profile naming it); every other byte as it was. Also what was removed, as `section: setting`
+/// (never a value).
+pub fn without_credential_settings(text: &str) -> (String, Vec<String>) {
+    let mut kept = String::with_capacity(text.len());
+    let mut removed = Vec::new();
+    let mut section: Option<String> = None;
+    let mut dropping_continuation = false;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indented = trimmed.len() < line.len() && !trimmed.trim().is_empty();
+        if indented && dropping_continuation {
+            continue;
+        }
+        dropping_continuation = false;
+        if trimmed.starts_with('[') {
+            section = section_name(line);
+        } else if let (false, Some(name), Some((key, _))) =
+            (indented, &section, line.split_once('='))
+        {
+            let key = key.trim().to_ascii_lowercase();
+            let in_profile = !name.starts_with("sso-session ");
+            let commented = key.starts_with('#') || key.starts_with(';');
+            if in_profile && !commented && CREDENTIAL_SETTINGS.contains(&key.as_str()) {
+                removed.push(format!("{name}: {key}"));
+                dropping_continuation = true;
+                continue;
+            }
+        }
+        kept.push_str(line);
+    }
+    (kept, removed)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -238,5 +298,45 @@ mod tests {
             "[profile other]",
             "credential_process"
         ));
+    }
+    #[test]
+    fn credential_settings_are_removed_from_every_profile_and_nothing_else() {
+        let config = "# my config\r\n[default]\r\nregion = eu-west-1\r\ncredential_process = vault get\r\n\
+                      [profile dev]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = default\n\
+                      s3 =\n  addressing_style = path\nAWS_Access_Key_ID=AKIA\n\
+                      aws_secret_access_key = s\n    continued\nca_bundle = /etc/ca.pem\n\
+                      # role_arn = commented\n[sso-session corp]\nsso_start_url = https://x\n\
+                      sso_region = us-east-1\n[profile sso]\nsso_session = corp\nsso_account_id = 1\n\
+                      sso_role_name = R\nregion = us-east-2\n[services local]\ns3 =\n  endpoint_url = http://l\n";
+        let (kept, removed) = without_credential_settings(config);
+        assert_eq!(
+            kept,
+            "# my config\r\n[default]\r\nregion = eu-west-1\r\n[profile dev]\n\
+             s3 =\n  addressing_style = path\nca_bundle = /etc/ca.pem\n# role_arn = commented\n\
+             [sso-session corp]\nsso_start_url = https://x\nsso_region = us-east-1\n[profile sso]\n\
+             region = us-east-2\n[services local]\ns3 =\n  endpoint_url = http://l\n"
+        );
+        assert_eq!(
+            removed,
+            [
+                "default: credential_process",
+                "profile dev: role_arn",
+                "profile dev: source_profile",
+                "profile dev: aws_access_key_id",
+                "profile dev: aws_secret_access_key",
+                "profile sso: sso_session",
+                "profile sso: sso_account_id",
+                "profile sso: sso_role_name",
+            ]
+        );
+        // No value is named, and a file without credential settings comes back unchanged.
+        assert!(!removed
+            .iter()
+            .any(|r| r.contains("AKIA") || r.contains("vault")));
+        let plain = "[default]\nregion = us-east-1\noutput = json";
+        assert_eq!(
+            without_credential_settings(plain),
+            (plain.to_string(), vec![])
+        );
     }
 }

@@ -525,3 +525,249 @@ fn bad_input_of_every_class_starts_no_command() {
     let outcome = run_std(&mut f.s3creds(&["exec", BUCKET]));
     assert_eq!(outcome.code, 2, "{}", outcome.stderr);
 }
+
+/// Every SDK looks in the shared credentials and config files before it asks a container endpoint:
+/// keys or a credential_process in `[default]` would win over the scoped credentials. The command
+/// gets no credentials file and a private copy of the config file without its credential
+/// settings, removed when the command ends; other settings stay.
+#[test]
+fn the_command_finds_no_credentials_in_the_users_files() {
+    let f = Fixture::new(BUCKET);
+    let runtime = tempfile::tempdir().unwrap();
+    std::fs::write(
+        f.home.path().join("credentials"),
+        "[default]\naws_access_key_id = AKIADEFAULTADMINKEY1\n\
+         aws_secret_access_key = default/admin/secret\n",
+    )
+    .unwrap();
+    let config = f.home.path().join("config");
+    std::fs::write(
+        &config,
+        "[default]\nregion = us-east-1\ncredential_process = /bin/false\ns3 =\n  \
+         addressing_style = path\n[profile other]\nrole_arn = arn:aws:iam::123456789012:role/other\n\
+         source_profile = default\n",
+    )
+    .unwrap();
+    let aws = support::repo_root().join(".venv/bin/aws");
+    let script = format!(
+        "cat \"$AWS_CONFIG_FILE\"; echo \"mode=$(stat -c %a \"$AWS_CONFIG_FILE\")\"; \
+         echo \"credentials-file=$AWS_SHARED_CREDENTIALS_FILE\"; \
+         echo \"config-file=$AWS_CONFIG_FILE\"; \
+         {aws} sts get-caller-identity --query Arn --output text",
+        aws = aws.display()
+    );
+    let run = || {
+        let mut command = f.s3creds(&["exec", BUCKET, "--", "sh", "-c", &script]);
+        command.env("XDG_RUNTIME_DIR", runtime.path());
+        run_std(&mut command)
+    };
+    let outcome = run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let out = &outcome.stdout;
+    for kept in [
+        "region = us-east-1",
+        "  addressing_style = path",
+        "[profile other]",
+    ] {
+        assert!(out.contains(kept), "{kept:?} missing: {out}");
+    }
+    for removed in ["credential_process", "role_arn", "source_profile"] {
+        assert!(!out.contains(removed), "{removed:?} still there: {out}");
+    }
+    assert!(out.contains("mode=600"), "{out}");
+    assert!(out.contains("credentials-file=/dev/null"), "{out}");
+    assert!(
+        out.contains(&format!("config-file={}", runtime.path().display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(":assumed-role/"),
+        "the command did not use the scoped credentials: {out}"
+    );
+    let err = &outcome.stderr;
+    assert!(
+        err.contains(&format!(
+            "the command does not see the credentials file {}",
+            f.home.path().join("credentials").display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "without its credential settings (default: credential_process, profile other: \
+             role_arn, profile other: source_profile)"
+        ),
+        "{err}"
+    );
+    for secret in ["AKIADEFAULTADMINKEY1", "default/admin/secret", "/bin/false"] {
+        assert!(!err.contains(secret), "{err}");
+    }
+    // The endpoint removes the copy once the command has ended.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_dir(runtime.path()).unwrap().next().is_some() {
+        assert!(Instant::now() < deadline, "the config copy was left behind");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // A config file without credential settings is given as it is.
+    std::fs::write(&config, "[default]\nregion = us-east-1\n").unwrap();
+    let outcome = run();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("config-file={}", config.display())),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains(":assumed-role/"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        !outcome.stderr.contains("credential settings"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+/// `--statement -` and a statement from a pipe are read once, by `exec`: the endpoint process (whose
+/// standard input is its socket, and for which the pipe is drained) is handed what was read, and its
+/// refreshes ask for the same session policy as the first fetch.
+#[test]
+fn inputs_read_from_stdin_or_a_pipe_shape_every_refresh() {
+    use std::io::Write;
+    let f = Fixture::new(BUCKET);
+    let aws = support::repo_root().join(".venv/bin/aws");
+    // Credentials due for a refresh after a second: the second AWS CLI run gets refreshed ones.
+    let script = format!(
+        "{aws} sts get-caller-identity --region us-east-1 --output text >/dev/null && sleep 1.5 && \
+         {aws} sts get-caller-identity --region us-east-1 --query Arn --output text",
+        aws = aws.display()
+    );
+    let exec_words = |statement: &str| {
+        vec![
+            "exec".to_string(),
+            BUCKET.to_string(),
+            "--no-cache".to_string(),
+            "--duration".to_string(),
+            "15m".to_string(),
+            "--refresh-window".to_string(),
+            "899s".to_string(),
+            "--statement".to_string(),
+            statement.to_string(),
+            "--".to_string(),
+            "sh".to_string(),
+            "-c".to_string(),
+            script.clone(),
+        ]
+    };
+    let statement = |sid: &str| {
+        format!(
+            r#"{{"Sid":"{sid}","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::other-bucket/*"}}"#
+        )
+    };
+    let check = |sid: &str, outcome: &support::Outcome| {
+        assert_eq!(
+            outcome.code, 0,
+            "{sid}: {} / {}",
+            outcome.stderr, outcome.stdout
+        );
+        assert!(
+            outcome.stdout.contains(":assumed-role/"),
+            "{}",
+            outcome.stdout
+        );
+        let policies: Vec<String> = f
+            .proxy
+            .calls()
+            .into_iter()
+            .filter(|c| c["action"] == "AssumeRole")
+            .map(|c| c["params"]["Policy"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            policies.len() >= 2,
+            "{sid}: no refresh: {:?}",
+            f.proxy.actions()
+        );
+        assert!(policies[0].contains(sid), "{sid}: {}", policies[0]);
+        assert!(
+            policies.iter().all(|p| *p == policies[0]),
+            "{sid}: a refresh asked for another policy: {policies:?}"
+        );
+    };
+
+    // From standard input.
+    let words = exec_words("-");
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let mut child = f
+        .s3creds(&words)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(statement("FromStdin").as_bytes())
+        .unwrap();
+    let outcome = support::Outcome::from(child.wait_with_output().unwrap());
+    check("FromStdin", &outcome);
+
+    // From a pipe, as `--statement <(...)` gives it.
+    f.proxy.reset();
+    let fifo = f.home.path().join("statement.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let writer = {
+        let fifo = fifo.clone();
+        let text = statement("FromPipe");
+        std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
+    };
+    let words = exec_words(fifo.to_str().unwrap());
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let outcome = run_std(&mut f.s3creds(&words));
+    writer.join().unwrap();
+    check("FromPipe", &outcome);
+}
+
+/// A command that cannot start is reported before anything else: no AWS call, no endpoint.
+#[test]
+fn a_command_that_cannot_start_starts_nothing_else() {
+    let f = Fixture::new(BUCKET);
+    let not_runnable = f.home.path().join("not-runnable");
+    std::fs::write(&not_runnable, "#!/bin/sh\n").unwrap();
+    let cases = [
+        ("/nonexistent/command", 127),
+        ("no-such-command-for-s3creds", 127),
+        (not_runnable.to_str().unwrap(), 126),
+        (f.home.path().to_str().unwrap(), 126),
+    ];
+    for (program, code) in cases {
+        for mode in [&[][..], &["--env"][..]] {
+            let mut words = vec!["exec", BUCKET];
+            words.extend(mode);
+            words.extend(["--", program]);
+            let outcome = run_std(&mut f.s3creds(&words));
+            assert_eq!(outcome.code, code, "{program} {mode:?}: {}", outcome.stderr);
+            assert_eq!(
+                outcome.stderr.trim_end().lines().count(),
+                1,
+                "{program}: {}",
+                outcome.stderr
+            );
+            assert!(
+                outcome.stderr.contains(&format!("cannot run {program:?}")),
+                "{}",
+                outcome.stderr
+            );
+        }
+    }
+    assert_eq!(f.proxy.actions(), Vec::<String>::new());
+}

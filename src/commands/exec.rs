@@ -6,8 +6,10 @@
 //! `AWS_CONTAINER_AUTHORIZATION_TOKEN`: every AWS SDK asks it again before its credentials expire, so
 //! a command running for hours keeps working. With `--env` it gets plain variables instead.
 //!
-//! Everything is validated, and the first credentials fetched, before anything starts: bad input or a
-//! role that cannot be assumed starts nothing. Then the command takes this process's place (as
+//! Everything is validated, and the first credentials fetched, before anything starts: bad input, a
+//! command that cannot start or a role that cannot be assumed starts nothing. With an endpoint, the
+//! shared credentials and config files the command sees offer it no credentials of the user's
+//! ([`CommandFiles`]): SDKs read them before they ask an endpoint. Then the command takes this process's place (as
 //! `aws-vault exec` does), so its signals and exit status are its own and it starts with nothing added
 //! but the cache hit and the endpoint's start. The endpoint is a second s3creds process, started just
 //! before, in a process group of its own: its stdin is the listening socket, its stdout a pipe that
@@ -23,13 +25,14 @@ use crate::credentials::SessionCredentials;
 use crate::endpoint::{self, Provider, Token};
 use crate::error::{Error, Result};
 use std::net::{Ipv4Addr, SocketAddr};
-
+#[cfg(unix)]
+use std::path::Path;
 use std::sync::Arc;
 
 /// Variables through which the command's SDK would pick other credentials than the scoped ones: a
-/// profile, static keys, another container endpoint, web identity. The config and credentials file
-/// variables stay: with the profile variables gone they select nothing, and tools read other settings
-/// from those files. Region and endpoint variables stay too.
+/// profile, static keys, another container endpoint, web identity. Region and endpoint variables stay.
+/// The shared files are dealt with by [`CommandFiles`] (with an endpoint; plain variables come before
+/// the files in every SDK's chain).
 pub const OVERRIDING_VARIABLES: &[&str] = &[
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
@@ -59,11 +62,17 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
     // Read before anything changes the environment: the child gets it if its own is unset.
     let region = aws_options.region_hint();
     let session = Session::new(&args.serve, aws_options)?;
-    let provider = Provider::new(session);
     let (program, arguments) = args
         .command
         .split_first()
         .ok_or_else(|| Error::invalid("name the command to run after --"))?;
+    // A command that cannot start starts nothing else either: no AWS call, no endpoint.
+    if let Err(error) = find_program(program) {
+        std::process::exit(not_started(program, &error));
+    }
+    #[cfg(unix)]
+    let inputs = PolicyInputs::of(&session)?;
+    let provider = Provider::new(session);
     let mut command = std::process::Command::new(program);
     command.args(arguments);
     let removed: Vec<&str> = OVERRIDING_VARIABLES
@@ -81,14 +90,21 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
             command.env(crate::env::AWS_REGION, region);
         }
     }
+    // Plain variables come first in every SDK's credential chain; an endpoint comes after the
+    // shared files, so in that mode the files must offer the command no credentials of their own.
+    let files = if args.env {
+        None
+    } else {
+        Some(CommandFiles::prepare(&mut command)?)
+    };
 
     // Fetched before anything starts, in both modes: a request that fails starts nothing at all.
     let first = provider.prime()?;
-    if args.env {
+    let Some(files) = files else {
         set_plain_variables(&mut command, &first)?;
         tell_removed(&removed);
         return replace_this_process(command, program);
-    }
+    };
     // The endpoint. The socket is bound before the command starts, so a request made at once waits in
     // the listen queue until the server takes it.
     let listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
@@ -107,7 +123,15 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
     {
         // Started after the fetch, not beside it on another thread: that saves nothing measurable,
         // since creating a second process costs the same wherever it happens (`scripts/bench-exec.sh`).
-        endpoint_process::start(listener, &token, &first)?;
+        let handover = endpoint_process::Handover {
+            token,
+            first,
+            inputs,
+            config_copy: files.config_copy().map(Path::to_path_buf),
+        };
+        endpoint_process::start(listener, &handover)?;
+        // From here the endpoint process removes the config copy, when the command ends.
+        files.hand_over();
         tell_removed(&removed);
         replace_this_process(command, program)
     }
@@ -116,7 +140,203 @@ pub fn run(args: &ExecArgs, aws_options: &AwsOptions) -> Result<()> {
         // The provider keeps its own copy, and serves from it in this process.
         drop(first);
         tell_removed(&removed);
-        serve_beside(command, program, listener, token, provider)
+        files.tell();
+        serve_beside(command, program, listener, token, provider, files)
+    }
+}
+
+/// Whether `program` can start, found as the exec family finds it (a name with a slash as it is,
+/// else the first match on `PATH`; an empty `PATH` entry is the current folder): a missing or
+/// unrunnable command is reported before anything else is done.
+#[cfg(unix)]
+fn find_program(program: &std::ffi::OsStr) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::PathBuf;
+    let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
+    if program.is_empty() {
+        return Err(not_found());
+    }
+    let candidates: Vec<PathBuf> = if program.as_bytes().contains(&b'/') {
+        vec![PathBuf::from(program)]
+    } else {
+        let path =
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+        std::env::split_paths(&path)
+            .map(|folder| {
+                if folder.as_os_str().is_empty() {
+                    PathBuf::from(".").join(program)
+                } else {
+                    folder.join(program)
+                }
+            })
+            .collect()
+    };
+    // As execvp: a candidate that exists but may not be run does not end the search, but is what is
+    // reported if nothing else is found.
+    let mut refused = None;
+    for candidate in candidates {
+        match rustix::fs::access(&candidate, rustix::fs::Access::EXEC_OK) {
+            Ok(()) if candidate.is_file() => return Ok(()),
+            Ok(()) => refused = Some(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
+            Err(rustix::io::Errno::ACCESS) => refused = Some(rustix::io::Errno::ACCESS.into()),
+            Err(_) => {}
+        }
+    }
+    Err(refused.unwrap_or_else(not_found))
+}
+
+/// Windows resolves commands with its own rules (extensions, the current folder first): the start
+/// itself reports a missing one.
+#[cfg(not(unix))]
+fn find_program(_program: &std::ffi::OsStr) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// The policy inputs as this run read them (files, standard input) and expanded them (presets), as
+/// JSON text: the endpoint process builds its request from these and reads no input a second time
+/// (standard input is its socket, a pipe is already drained, a file may have changed since).
+#[cfg(unix)]
+struct PolicyInputs {
+    policy: Option<String>,
+    statements: Vec<String>,
+}
+
+#[cfg(unix)]
+impl PolicyInputs {
+    fn of(session: &Session) -> Result<PolicyInputs> {
+        let request = session.request.scope.request();
+        let json = |value: &serde_json::Value| {
+            serde_json::to_string(value)
+                .map_err(|e| Error::Internal(format!("cannot hand over the policy: {e}")))
+        };
+        Ok(PolicyInputs {
+            policy: request.custom_policy.as_ref().map(json).transpose()?,
+            statements: request
+                .extra_statements
+                .iter()
+                .map(json)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// `args` with these inputs as JSON text in place of the files, `-` and presets they came from.
+    fn apply_to(self, args: &mut crate::cli::ServeArgs) {
+        args.policy.policy = self.policy;
+        args.policy.statements = self.statements;
+        args.policy.presets.clear();
+    }
+}
+
+/// The AWS files as the command sees them with an endpoint: every SDK looks in the shared
+/// credentials and config files before it asks a container endpoint, so keys, a
+/// `credential_process`, a role or SSO in the `[default]` profile would win over the scoped
+/// credentials. The command gets no credentials file (`AWS_SHARED_CREDENTIALS_FILE` is the null
+/// device) and, if the config file has credential settings, a private copy without them
+/// (`AWS_CONFIG_FILE`): region, endpoints, S3 and other settings stay. The copy holds no secret, and
+/// is removed when the command ends.
+struct CommandFiles {
+    config_copy: Option<std::path::PathBuf>,
+    /// The credentials file the command does not see, if there is one.
+    hidden_credentials: Option<std::path::PathBuf>,
+    removed_settings: Vec<String>,
+}
+
+impl CommandFiles {
+    #[cfg(unix)]
+    const NULL_DEVICE: &'static str = "/dev/null";
+    #[cfg(not(unix))]
+    const NULL_DEVICE: &'static str = "NUL";
+
+    fn prepare(command: &mut std::process::Command) -> Result<CommandFiles> {
+        command.env(crate::env::AWS_SHARED_CREDENTIALS_FILE, Self::NULL_DEVICE);
+        let hidden_credentials =
+            crate::aws_config_file::credentials_path().filter(|path| path.is_file());
+        let mut files = CommandFiles {
+            config_copy: None,
+            hidden_credentials,
+            removed_settings: Vec::new(),
+        };
+        let Some(config) = crate::aws_config_file::config_path() else {
+            return Ok(files);
+        };
+        let text = match crate::files::read_own_file(&config) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+            Err(e) => {
+                return Err(Error::invalid_with_hint(
+                    format!(
+                        "cannot read the AWS config file {} to keep its credentials from the \
+                         command: {e}",
+                        config.display()
+                    ),
+                    "fix the file, or point AWS_CONFIG_FILE at another one",
+                ))
+            }
+        };
+        let (kept, removed) = crate::aws_config_file::without_credential_settings(&text);
+        if removed.is_empty() {
+            return Ok(files);
+        }
+        let folder = crate::env::var_os("XDG_RUNTIME_DIR")
+            .map(std::path::PathBuf::from)
+            .filter(|folder| folder.is_absolute())
+            .unwrap_or_else(std::env::temp_dir);
+        let cannot = |e: std::io::Error| {
+            Error::Internal(format!(
+                "cannot write the command's copy of the AWS config file in {}: {e}",
+                folder.display()
+            ))
+        };
+        let (path, mut file) =
+            crate::files::create_unique(&folder, "s3creds-exec-config").map_err(cannot)?;
+        files.config_copy = Some(path.clone());
+        let header = format!(
+            "# {} for a command run by `s3creds exec`, without its credential settings.\n\
+             # Removed when the command ends.\n",
+            config.display()
+        );
+        std::io::Write::write_all(&mut file, format!("{header}{kept}").as_bytes())
+            .map_err(cannot)?;
+        command.env(crate::env::AWS_CONFIG_FILE, &path);
+        files.removed_settings = removed;
+        Ok(files)
+    }
+
+    #[cfg(unix)]
+    fn config_copy(&self) -> Option<&Path> {
+        self.config_copy.as_deref()
+    }
+
+    /// Say what the command does not see (names only, never a value).
+    fn tell(&self) {
+        if let Some(credentials) = &self.hidden_credentials {
+            eprintln!(
+                "s3creds exec: the command does not see the credentials file {}",
+                credentials.display()
+            );
+        }
+        if !self.removed_settings.is_empty() {
+            eprintln!(
+                "s3creds exec: the command sees the AWS config file without its credential \
+                 settings ({})",
+                self.removed_settings.join(", ")
+            );
+        }
+    }
+
+    /// The endpoint process removes the copy from now on; say what the command does not see.
+    #[cfg(unix)]
+    fn hand_over(mut self) {
+        self.tell();
+        self.config_copy = None;
+    }
+}
+
+impl Drop for CommandFiles {
+    fn drop(&mut self) {
+        if let Some(copy) = &self.config_copy {
+            let _ = std::fs::remove_file(copy);
+        }
     }
 }
 
@@ -144,33 +364,76 @@ mod endpoint_process {
     /// Where no pidfd tells the endpoint process that the command has ended: how often it checks, and
     /// so how long its port can outlive the command.
     const COMMAND_CHECK: Duration = Duration::from_millis(50);
-    /// The handover is a token and one credentials record (a few KiB); more is not from s3creds.
-    const MAX_HANDOVER_BYTES: u64 = 64 * 1024;
+    /// The handover: a token, one credentials record (a few KiB) and the policy inputs, each at most
+    /// `policy_input::MAX_INPUT_BYTES` when read; more is not from s3creds.
+    const MAX_HANDOVER_BYTES: u64 = 4 * 1024 * 1024;
+
+    /// What the endpoint process is handed through its pipe: secrets never go through the
+    /// environment or the command line, and the inputs this run read are not read again.
+    pub struct Handover {
+        pub token: Token,
+        pub first: SessionCredentials,
+        pub inputs: PolicyInputs,
+        /// The command's copy of the AWS config file, removed when the command ends.
+        pub config_copy: Option<std::path::PathBuf>,
+    }
+
+    impl Handover {
+        /// Lines: the token, the credentials record, the config copy's path (JSON, or empty), the
+        /// `--policy` document (JSON, or empty), then one statement per line. Compact JSON has no
+        /// line breaks.
+        fn encode(&self) -> Result<Secret> {
+            let config_copy =
+                match &self.config_copy {
+                    Some(path) => serde_json::to_string(path.to_str().ok_or_else(|| {
+                        Error::Internal(format!("{} is not UTF-8", path.display()))
+                    })?)
+                    .map_err(|e| Error::Internal(format!("cannot hand over a path: {e}")))?,
+                    None => String::new(),
+                };
+            let mut lines = vec![
+                self.token.expose().to_string(),
+                crate::cache::encode_record(&self.first),
+                config_copy,
+                self.inputs.policy.clone().unwrap_or_default(),
+            ];
+            lines.extend(self.inputs.statements.iter().cloned());
+            let mut text = lines.join("\n");
+            text.push('\n');
+            Ok(Secret::new(text))
+        }
+
+        fn decode(text: &str) -> Option<Handover> {
+            let mut lines = text.lines();
+            let token = Token::from_generated(lines.next()?.to_string()).ok()?;
+            let first = crate::cache::decode_record(lines.next()?, std::time::SystemTime::now())?;
+            let config_copy = match lines.next()? {
+                "" => None,
+                path => Some(serde_json::from_str::<String>(path).ok()?.into()),
+            };
+            let policy = match lines.next()? {
+                "" => None,
+                policy => Some(policy.to_string()),
+            };
+            let statements = lines.map(str::to_string).collect();
+            Some(Handover {
+                token,
+                first,
+                inputs: PolicyInputs { policy, statements },
+                config_copy,
+            })
+        }
+    }
 
     /// Start it with this run's own command line: the listening socket as its stdin, and as its
-    /// stdout the read end of a pipe holding the token and the credentials fetched (secrets never go
-    /// through the environment or the command line). In a process group of its own, a terminal's
-    /// Ctrl+C reaches the command only.
-    pub fn start(
-        listener: std::net::TcpListener,
-        token: &Token,
-        first: &SessionCredentials,
-    ) -> Result<()> {
+    /// stdout the read end of a pipe carrying the handover. In a process group of its own, a
+    /// terminal's Ctrl+C reaches the command only.
+    pub fn start(listener: std::net::TcpListener, handover: &Handover) -> Result<()> {
         let not_started = |e: std::io::Error| {
             Error::Internal(format!("cannot start the credentials endpoint: {e}"))
         };
+        let handover = handover.encode()?;
         let (reader, mut writer) = std::io::pipe().map_err(not_started)?;
-        // Written before the start: a pipe holds 64 KiB unread, and the endpoint reads to the end,
-        // which comes when `writer` is dropped here (it is close-on-exec, so no child holds it open).
-        let handover = Secret::new(format!(
-            "{}\n{}\n",
-            token.expose(),
-            crate::cache::encode_record(first)
-        ));
-        writer
-            .write_all(handover.expose().as_bytes())
-            .map_err(not_started)?;
-        drop(writer);
         let program = std::env::current_exe().map_err(not_started)?;
         std::process::Command::new(program)
             .args(std::env::args_os().skip(1))
@@ -181,7 +444,13 @@ mod endpoint_process {
             .process_group(0)
             .spawn()
             .map_err(not_started)?;
-        // Not waited for: it ends after the command, and whoever reaps orphans reaps it.
+        // Written once the endpoint runs, since it may be more than a pipe holds unread; it reads to
+        // the end, which comes when `writer` is dropped here (it is close-on-exec, so no child holds
+        // it open). Not waited for: it ends after the command, and whoever reaps orphans reaps it.
+        writer
+            .write_all(handover.expose().as_bytes())
+            .map_err(not_started)?;
+        drop(writer);
         Ok(())
     }
 
@@ -194,15 +463,18 @@ mod endpoint_process {
         // Taken out of the environment while this process is still single-threaded, so nothing it
         // starts (a source profile's credential_process) takes itself for an endpoint.
         std::env::remove_var(crate::env::EXEC_ENDPOINT);
-        let (token, first) = read_handover()?;
+        let handover = read_handover()?;
         // The command is this process's parent (it took the place of the s3creds that started this
         // one). When it ends, nothing is left to serve, and the port closes with this process.
         let served = served.to_str().and_then(|pid| pid.parse::<u32>().ok());
+        let config_copy = handover.config_copy.clone();
         let Some(served) = served.filter(|pid| *pid == std::os::unix::process::parent_id()) else {
+            remove_copy(config_copy.as_deref());
             return Ok(());
         };
         std::thread::spawn(move || {
             wait_for_the_command(served);
+            remove_copy(config_copy.as_deref());
             std::process::exit(0);
         });
         let listener = std::io::stdin()
@@ -210,9 +482,17 @@ mod endpoint_process {
             .try_clone_to_owned()
             .map(std::net::TcpListener::from)
             .map_err(|e| Error::Internal(format!("the endpoint's socket is not usable: {e}")))?;
-        let provider = Provider::new(Session::new(&args.serve, aws_options)?);
-        provider.remember(first)?;
-        serve_until_exit(listener, token, provider)
+        let mut args = args.serve.clone();
+        handover.inputs.apply_to(&mut args);
+        let provider = Provider::new(Session::new(&args, aws_options)?);
+        provider.remember(handover.first)?;
+        serve_until_exit(listener, handover.token, provider)
+    }
+
+    fn remove_copy(copy: Option<&Path>) {
+        if let Some(copy) = copy {
+            let _ = std::fs::remove_file(copy);
+        }
     }
 
     /// Return when the command, this process's parent `served`, has ended. On Linux at once, through
@@ -246,8 +526,8 @@ mod endpoint_process {
         (std::os::unix::process::parent_id() == served).then_some(pidfd)
     }
 
-    /// The token and the first credentials, from the pipe on stdout that `start` filled.
-    fn read_handover() -> Result<(Token, SessionCredentials)> {
+    /// The handover, from the pipe on stdout that `start` fills.
+    fn read_handover() -> Result<Handover> {
         let not_handed = |what: &str| {
             Error::Internal(format!(
                 "the endpoint process was not handed {what} (it is started by `s3creds exec` only)"
@@ -277,13 +557,7 @@ mod endpoint_process {
             .and_then(|null| Ok(rustix::stdio::dup2_stdout(null)?))
             .map_err(|e| Error::Internal(format!("cannot detach the endpoint's stdout: {e}")))?;
         let handover = Secret::new(String::from_utf8(handover).map_err(|_| not_handed("text"))?);
-        let mut lines = handover.expose().lines();
-        let token = Token::from_generated(lines.next().unwrap_or_default().to_string())?;
-        let first = lines
-            .next()
-            .and_then(|record| crate::cache::decode_record(record, std::time::SystemTime::now()))
-            .ok_or_else(|| not_handed("credentials"))?;
-        Ok((token, first))
+        Handover::decode(handover.expose()).ok_or_else(|| not_handed("its credentials and inputs"))
     }
 }
 
@@ -310,6 +584,7 @@ fn serve_beside(
     listener: std::net::TcpListener,
     token: Token,
     provider: Arc<Provider>,
+    files: CommandFiles,
 ) -> Result<()> {
     let mut child = match command.spawn() {
         Ok(child) => child,
@@ -323,6 +598,7 @@ fn serve_beside(
     let status = child
         .wait()
         .map_err(|e| Error::Internal(format!("cannot wait for the command: {e}")))?;
+    drop(files);
     std::process::exit(exit_code_of(status))
 }
 
