@@ -455,19 +455,14 @@ fn keys_that_would_escape_the_folder_write_nothing_outside_it() {
         &["get-objects", "hostile", "-o", out.to_str().unwrap()],
     );
     assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+    // `dir/` is a folder marker: the folder is made, and it is no failure.
     assert!(
-        outcome.stderr.contains("downloaded 1 of 7 files"),
+        outcome.stderr.contains("downloaded 2 of 7 files"),
         "{}",
         outcome.stderr
     );
-    for key in [
-        "../../x",
-        "a/../../y",
-        "/abs",
-        "back\\slash",
-        "link/z",
-        "dir/",
-    ] {
+    assert!(out.join("dir").is_dir());
+    for key in ["../../x", "a/../../y", "/abs", "back\\slash", "link/z"] {
         assert!(
             outcome.stderr.contains(&format!("{key:?}")),
             "{key} not named: {}",
@@ -804,4 +799,150 @@ fn the_progress_bar_appears_only_on_a_terminal() {
     assert!(!text.contains("files) ["), "a bar with --silent: {text:?}");
     assert!(text.contains("uploaded 3 of 3 files"), "{text:?}");
     assert_eq!(keys(&aws, "progress").len(), 3);
+}
+
+/// A symbolic link inside the folder is checked before anything is made below it (no folder appears
+/// outside), keys that would be written to one file are downloaded once (the others named), and
+/// folder markers become folders.
+#[test]
+fn get_objects_makes_nothing_outside_the_folder_and_no_file_twice() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url, &Keys::dummy());
+    aws.create_bucket("shared");
+    for (key, body) in [
+        ("sub/link/made/by/x", "outside?"),
+        ("a/./b", "one"),
+        ("a//b", "two"),
+        ("a/b", "three"),
+        ("dir/", ""),
+        ("dir/inner.txt", "inner"),
+    ] {
+        aws.put_object("shared", key, body).unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir(out.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), out.path().join("sub/link")).unwrap();
+
+    let outcome = s3c(
+        &moto.url,
+        &["get-objects", "shared", "-o", out.path().to_str().unwrap()],
+    );
+    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+    assert!(
+        std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "a folder was made outside through the link"
+    );
+    assert!(
+        outcome.stderr.contains("\"sub/link/made/by/x\"")
+            && outcome.stderr.contains("symbolic link"),
+        "{}",
+        outcome.stderr
+    );
+    // Listed in key order, `a/./b` comes first and is the one written.
+    assert_eq!(std::fs::read(out.path().join("a/b")).unwrap(), b"one");
+    for other in ["a//b", "a/b"] {
+        assert!(
+            outcome.stderr.contains(&format!(
+                "skipped key {other:?}: it would be written to the same file as \"a/./b\""
+            )),
+            "{other}: {}",
+            outcome.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read(out.path().join("dir/inner.txt")).unwrap(),
+        b"inner"
+    );
+    assert!(
+        outcome.stderr.contains("downloaded 3 of 6 files"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(tree(out.path()), ["a/b", "dir/inner.txt", "sub/link"]);
+}
+
+/// SIGTERM or Ctrl+C during a download removes its temporary file: nothing partial is left.
+#[test]
+fn an_interrupted_download_leaves_no_partial_file() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url, &Keys::dummy());
+    aws.create_bucket("slow");
+    aws.put_object("slow", "big.bin", "payload").unwrap();
+    let proxy = Proxy::start(&moto);
+    // The answer is held back: the download has begun (its file exists) and does not end.
+    proxy.delay("GET /slow/big.bin", 30.0);
+    let out = tempfile::tempdir().unwrap();
+    for (signal, code) in [("-TERM", 143), ("-INT", 130)] {
+        let target = out.path().join("big.bin");
+        let mut command = support::s3creds_std(&proxy.url, &Keys::dummy());
+        command
+            .args([
+                "get-object",
+                "slow",
+                "big.bin",
+                "-o",
+                target.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let child = command.spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::fs::read_dir(out.path()).unwrap().next().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the download never began"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let partial = tree(out.path());
+        assert!(partial[0].starts_with(".s3creds-download"), "{partial:?}");
+        std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert!(
+            tree(out.path()).is_empty(),
+            "{signal}: {:?}",
+            tree(out.path())
+        );
+    }
+}
+
+/// put-objects keys a folder by its name as given, as the Python tool does: a link keeps its own
+/// name and `.` adds no part; a leftover temporary file of an interrupted download is not uploaded.
+#[test]
+fn put_objects_keys_folders_by_the_name_given() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url, &Keys::dummy());
+    aws.create_bucket("named");
+    let local = tempfile::tempdir().unwrap();
+    let real = local.path().join("tree");
+    write(&real.join("a.txt"), b"a");
+    write(&real.join(".s3creds-download-1-2-3"), b"partial");
+    std::os::unix::fs::symlink(&real, local.path().join("site")).unwrap();
+    let dry_run = |cwd: &Path, folder: &str| {
+        let mut command = s3creds(&moto.url, &Keys::dummy());
+        command
+            .current_dir(cwd)
+            .args(["put-objects", "named", folder, "--dry-run"]);
+        let outcome = run(command);
+        outcome.assert_success();
+        outcome
+    };
+    let via_link = dry_run(local.path(), "site");
+    assert_eq!(via_link.stdout, "site/a.txt => s3://named/site/a.txt\n");
+    assert!(
+        via_link
+            .stderr
+            .contains("a leftover of an interrupted s3creds download, not uploaded"),
+        "{}",
+        via_link.stderr
+    );
+    let here = dry_run(&real, ".");
+    assert_eq!(here.stdout, "./a.txt => s3://named/a.txt\n");
 }

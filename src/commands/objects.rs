@@ -7,14 +7,14 @@ use crate::aws::{block_on, AwsOptions};
 use crate::cli::{DeleteObjectsArgs, GetObjectArgs, GetObjectsArgs, PutObjectArgs, PutObjectsArgs};
 use crate::commands::bucket::s3_client;
 use crate::core::objects::{
-    delete_selection, format_bytes, glob_match, local_path_for_key, upload_key, upload_prefix,
-    DeleteSelection,
+    delete_selection, format_bytes, glob_match, local_target_for_key, upload_key, upload_prefix,
+    DeleteSelection, LocalTarget,
 };
 use crate::error::{Error, Result};
 use crate::output::write_stdout;
 use crate::progress::Progress;
 use futures::stream::{self, StreamExt};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub fn get_object(args: &GetObjectArgs, aws: &AwsOptions) -> Result<()> {
@@ -37,14 +37,14 @@ pub fn get_object(args: &GetObjectArgs, aws: &AwsOptions) -> Result<()> {
         }
         Some(path) => {
             let label = path.display().to_string();
-            block_on(download_to_file(
+            block_on(unless_interrupted(download_to_file(
                 &s3,
                 &args.bucket,
                 &args.key,
                 path,
                 &label,
                 &progress,
-            ))??;
+            )))??;
         }
     }
     progress.finish();
@@ -69,16 +69,22 @@ async fn download_to_file(
     if path.is_dir() {
         return Err(Error::invalid(format!("{label}: is a folder")));
     }
-    let (temporary, file) =
-        crate::files::create_unique(&folder, ".s3creds-download").map_err(|e| {
-            Error::invalid(format!(
-                "{label}: cannot write in {}: {e}",
-                folder.display()
-            ))
-        })?;
+    let (temporary, file) = crate::files::create_unique(&folder, DOWNLOAD_PREFIX).map_err(|e| {
+        Error::invalid(format!(
+            "{label}: cannot write in {}: {e}",
+            folder.display()
+        ))
+    })?;
+    track(&temporary, true);
     let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
     let result = download(s3, bucket, key, &mut writer, label, progress).await;
-    drop(writer);
+    // The buffer's last bytes go out now, and a failure to write them fails the download.
+    let result = result.and_then(|size| {
+        writer
+            .into_inner()
+            .map(|_| size)
+            .map_err(|e| Error::invalid(format!("{label}: cannot write: {}", e.error())))
+    });
     let renamed = result.and_then(|size| {
         std::fs::rename(&temporary, path)
             .map(|()| size)
@@ -87,7 +93,22 @@ async fn download_to_file(
     if renamed.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
+    track(&temporary, false);
     renamed
+}
+
+/// The names of the temporary files downloads are written to (`put-objects` skips them).
+const DOWNLOAD_PREFIX: &str = ".s3creds-download";
+
+/// Add `temporary` to the files removed on an interruption, or take it off once it is gone.
+fn track(temporary: &Path, writing: bool) {
+    if let Ok(mut files) = IN_PROGRESS.lock() {
+        if writing {
+            files.push(temporary.to_path_buf());
+        } else {
+            files.retain(|file| file != temporary);
+        }
+    }
 }
 
 pub fn get_objects(args: &GetObjectsArgs, aws: &AwsOptions) -> Result<()> {
@@ -133,20 +154,45 @@ pub fn get_objects(args: &GetObjectsArgs, aws: &AwsOptions) -> Result<()> {
         .map_err(|e| Error::invalid(format!("-o {}: {e}", root.display())))?;
 
     // Keys that cannot be written safely inside the folder are named and skipped, never rewritten
-    // into some other path.
+    // into some other path; so are keys that would land on the same file as another (`a//b`, `a/b`).
     let mut failures: Vec<(String, Error)> = Vec::new();
     let mut jobs = Vec::new();
+    let mut folders = Vec::new();
+    let mut claimed: HashMap<Vec<String>, String> = HashMap::new();
+    let skip = |key: String, why: String, failures: &mut Vec<(String, Error)>| {
+        let error = Error::invalid(format!("skipped key {key:?}: {why}"));
+        eprintln!("error: {error}");
+        failures.push((key, error));
+    };
     for (key, size) in wanted {
-        match local_path_for_key(&key) {
-            Ok(parts) => {
-                let path = parts.iter().fold(root.clone(), |p, part| p.join(part));
-                jobs.push((key, size, path));
-            }
-            Err(why) => {
-                let error = Error::invalid(format!("skipped key {key:?}: {why}"));
-                eprintln!("error: {error}");
-                failures.push((key, error));
-            }
+        let owned = |parts: Vec<&str>| parts.into_iter().map(str::to_string).collect::<Vec<_>>();
+        // (a folder marker?, the components), owned: the key moves on below.
+        let target = match local_target_for_key(&key) {
+            Ok(LocalTarget::File(parts)) => Ok((false, owned(parts))),
+            Ok(LocalTarget::Folder(parts)) => Ok((true, owned(parts))),
+            Err(why) => Err(why),
+        };
+        match target {
+            Ok((false, parts)) => match claimed.get(&parts) {
+                Some(first) => {
+                    let why = format!("it would be written to the same file as {first:?}");
+                    skip(key, why, &mut failures);
+                }
+                None => {
+                    claimed.insert(parts.clone(), key.clone());
+                    jobs.push((key, size, parts));
+                }
+            },
+            Ok((true, parts)) => folders.push((key, parts)),
+            Err(why) => skip(key, why, &mut failures),
+        }
+    }
+    // Folder markers: the folder, checked as a download's folder is; nothing is downloaded.
+    let mut made_folders = 0;
+    for (key, parts) in folders {
+        match make_folders(&root, &parts) {
+            Ok(_) => made_folders += 1,
+            Err(why) => skip(key, why, &mut failures),
         }
     }
     let total_bytes = jobs
@@ -159,23 +205,23 @@ pub fn get_objects(args: &GetObjectsArgs, aws: &AwsOptions) -> Result<()> {
             .unwrap_or_default()
     );
     let progress = Progress::new(args.silent, &label, total_bytes, Some(jobs.len()));
-    let count = jobs.len() + failures.len();
-    let results = block_on(
+    let count = jobs.len() + failures.len() + made_folders;
+    let results = block_on(unless_interrupted(
         stream::iter(jobs)
-            .map(|(key, _, path)| {
+            .map(|(key, _, parts)| {
                 let (s3, root, progress) = (&s3, &root, &progress);
                 async move {
-                    let result = download_into(s3, bucket, &key, root, &path, progress).await;
+                    let result = download_into(s3, bucket, &key, root, &parts, progress).await;
                     progress.file_done();
                     (key, result)
                 }
             })
             .buffer_unordered(args.concurrency)
             .collect::<Vec<_>>(),
-    )?;
+    ))?;
     progress.finish();
     let mut bytes = 0;
-    let mut done = 0;
+    let mut done = made_folders;
     for (key, result) in results {
         match result {
             Ok(size) => {
@@ -198,34 +244,106 @@ pub fn get_objects(args: &GetObjectsArgs, aws: &AwsOptions) -> Result<()> {
     finish_with(failures, "downloaded")
 }
 
-/// One object into `path` under `root`: its folders created, and the folder checked to be really
-/// inside `root` (a symbolic link in the way could point anywhere).
+/// One object into the file at `parts` under `root`, its folders made by [`make_folders`].
 async fn download_into(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     root: &Path,
-    path: &Path,
+    parts: &[String],
     progress: &Progress,
 ) -> Result<u64> {
+    let (name, folders) = parts
+        .split_last()
+        .ok_or_else(|| Error::Internal(format!("no file name for {key:?}")))?;
+    let folder = make_folders(root, folders)
+        .map_err(|why| Error::invalid(format!("skipped key {key:?}: {why}")))?;
+    let path = folder.join(name);
     let label = path.display().to_string();
-    let folder = path.parent().unwrap_or(root);
-    std::fs::create_dir_all(folder).map_err(|e| {
-        Error::invalid(format!(
-            "{}: cannot create the folder: {e}",
-            folder.display()
-        ))
-    })?;
-    let real = std::fs::canonicalize(folder)
-        .map_err(|e| Error::invalid(format!("{}: {e}", folder.display())))?;
-    if !real.starts_with(root) {
-        return Err(Error::invalid(format!(
-            "skipped key {key:?}: its folder {} leads outside {} (a symbolic link)",
-            folder.display(),
-            root.display()
-        )));
+    download_to_file(s3, bucket, key, &path, &label, progress).await
+}
+
+/// The folder at `parts` under `root`, made one part at a time. A part that exists must be a folder
+/// inside `root`: a symbolic link is followed only when it leads to a folder inside `root`, and it is
+/// checked before anything is made below it, so no folder is ever made outside `root`.
+fn make_folders(root: &Path, parts: &[String]) -> std::result::Result<PathBuf, String> {
+    let mut folder = root.to_path_buf();
+    for part in parts {
+        folder.push(part);
+        let existing = match std::fs::symlink_metadata(&folder) {
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match std::fs::create_dir(&folder) {
+                    Ok(()) => continue,
+                    // Made by a concurrent download of the same folder: checked below.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        std::fs::symlink_metadata(&folder)
+                            .map_err(|e| format!("{}: {e}", folder.display()))?
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "{}: cannot create the folder: {e}",
+                            folder.display()
+                        ))
+                    }
+                }
+            }
+            Err(e) => return Err(format!("{}: {e}", folder.display())),
+        };
+        if existing.file_type().is_symlink() {
+            let target =
+                std::fs::canonicalize(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+            if !target.starts_with(root) || !target.is_dir() {
+                return Err(format!(
+                    "its folder {} leads outside {} (a symbolic link)",
+                    folder.display(),
+                    root.display()
+                ));
+            }
+        } else if !existing.is_dir() {
+            return Err(format!("{} is a file, not a folder", folder.display()));
+        }
     }
-    download_to_file(s3, bucket, key, path, &label, progress).await
+    Ok(folder)
+}
+
+/// Temporary download files being written, removed if the process is interrupted.
+static IN_PROGRESS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// `work`, unless SIGINT or SIGTERM (Ctrl+C on Windows) comes first: then the temporary files of
+/// the downloads in progress are removed and the process ends as the signal would have ended it, so
+/// an interrupted download leaves no partial file behind.
+async fn unless_interrupted<T>(work: impl std::future::Future<Output = T>) -> T {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return work.await;
+        };
+        tokio::select! {
+            output = work => output,
+            _ = interrupt.recv() => interrupted(130),
+            _ = terminate.recv() => interrupted(143),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::select! {
+        output = work => output,
+        _ = tokio::signal::ctrl_c() => interrupted(130),
+    }
+}
+
+fn interrupted(code: i32) -> ! {
+    if let Ok(files) = IN_PROGRESS.lock() {
+        for file in files.iter() {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+    eprintln!("s3creds: interrupted; the downloads in progress were removed");
+    std::process::exit(code)
 }
 
 /// After a multi-file run: success, or the first failure with a hint saying how many failed (each was
@@ -417,10 +535,28 @@ fn collect_uploads(
             "{label}: neither a file nor a folder"
         )));
     }
-    let base =
-        std::fs::canonicalize(object).map_err(|e| Error::invalid(format!("{label}: {e}")))?;
-    let top = name(&base)?;
-    walk(object, &mut vec![top], prefix, files)
+    // The folder's name as given, as the Python tool takes it (`relative_to(path.parent)`): a link
+    // keeps its own name, and `.` adds no part. `..` and `/` have no name of their own as given; they
+    // get the name of the folder they are.
+    let mut relative = match object.file_name() {
+        Some(_) => vec![name(object)?],
+        None if object
+            .components()
+            .all(|c| c == std::path::Component::CurDir) =>
+        {
+            Vec::new()
+        }
+        None => {
+            let base = std::fs::canonicalize(object)
+                .map_err(|e| Error::invalid(format!("{label}: {e}")))?;
+            base.file_name()
+                .map(|_| name(&base))
+                .transpose()?
+                .into_iter()
+                .collect()
+        }
+    };
+    walk(object, &mut relative, prefix, files)
 }
 
 fn walk(
@@ -445,8 +581,18 @@ fn walk(
             .file_type()
             .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?
             .is_symlink();
-        let metadata = std::fs::metadata(&path)
-            .map_err(|e| Error::invalid(format!("{}: cannot read: {e}", path.display())))?;
+        // What an interrupted download could not remove (a SIGKILL) is not the user's data.
+        if name.starts_with(DOWNLOAD_PREFIX) {
+            eprintln!(
+                "warning: {}: a leftover of an interrupted s3creds download, not uploaded",
+                path.display()
+            );
+            continue;
+        }
+        let metadata = std::fs::metadata(&path).map_err(|e| {
+            let what = if link { "a broken symbolic link? " } else { "" };
+            Error::invalid(format!("{}: cannot read: {what}{e}", path.display()))
+        })?;
         relative.push(name);
         if metadata.is_file() {
             files.push((path, upload_key(prefix, relative), metadata.len()));

@@ -53,6 +53,27 @@ pub fn local_path_for_key(key: &str) -> std::result::Result<Vec<&str>, String> {
     Ok(parts)
 }
 
+/// What an object key becomes under the output folder of `get-objects`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalTarget<'a> {
+    /// A file, at these components.
+    File(Vec<&'a str>),
+    /// A folder marker (a key ending in `/`, as the S3 console creates for "Create folder"): this
+    /// folder is created and nothing is downloaded.
+    Folder(Vec<&'a str>),
+}
+
+/// [`local_path_for_key`], with a key ending in `/` taken as a folder marker (checked the same way).
+pub fn local_target_for_key(key: &str) -> std::result::Result<LocalTarget<'_>, String> {
+    match key.strip_suffix('/') {
+        Some(folder) if !folder.is_empty() && !folder.ends_with('/') => {
+            local_path_for_key(folder).map(LocalTarget::Folder)
+        }
+        Some(_) => Err("the key names no folder".into()),
+        None => local_path_for_key(key).map(LocalTarget::File),
+    }
+}
+
 /// Python's `fnmatch` (the Python tool's `--pattern`): `*` matches any run of characters, `/` included,
 /// `?` one character, `[abc]` / `[a-z]` / `[!abc]` a set; matching is case-sensitive (as on POSIX).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
@@ -445,6 +466,21 @@ mod tests {
             "//",
         ] {
             assert!(local_path_for_key(key).is_err(), "{key:?} accepted");
+        }
+    }
+
+    #[test]
+    fn folder_markers_are_folders_checked_like_files() {
+        assert_eq!(
+            local_target_for_key("dir/sub/").unwrap(),
+            LocalTarget::Folder(vec!["dir", "sub"])
+        );
+        assert_eq!(
+            local_target_for_key("dir/f").unwrap(),
+            LocalTarget::File(vec!["dir", "f"])
+        );
+        for key in ["/", "//", "./", "../", "a/../../", "/etc/", "a\\b/", "a//"] {
+            assert!(local_target_for_key(key).is_err(), "{key:?} accepted");
         }
     }
 

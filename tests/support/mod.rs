@@ -252,7 +252,12 @@ impl Keys {
 /// The s3creds binary with a clean AWS environment pointing at `endpoint`, authenticated by `keys`.
 /// Credentials travel in the environment, never in arguments.
 pub fn s3creds(endpoint: &str, keys: &Keys) -> assert_cmd::Command {
-    let mut command = bare_s3creds();
+    assert_cmd::Command::from(s3creds_std(endpoint, keys))
+}
+
+/// [`s3creds`] as a std `Command`, for tests that start it and act on it while it runs.
+pub fn s3creds_std(endpoint: &str, keys: &Keys) -> Command {
+    let mut command = bare_s3creds_std();
     command
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", &keys.id)
@@ -265,7 +270,11 @@ pub fn s3creds(endpoint: &str, keys: &Keys) -> assert_cmd::Command {
 
 /// The s3creds binary with no AWS configuration at all.
 pub fn bare_s3creds() -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("s3creds").expect("the s3creds binary");
+    assert_cmd::Command::from(bare_s3creds_std())
+}
+
+fn bare_s3creds_std() -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("s3creds"));
     for (name, _) in std::env::vars() {
         if name.starts_with("AWS_") {
             command.env_remove(name);

@@ -125,7 +125,7 @@ async fn upload_parts(
     let mut total = 0u64;
     let mut next = Some((first, source));
     let mut part_number: i32 = 0;
-    loop {
+    let failure = 'parts: loop {
         // Start parts while there is room; each runs as its own task, so it progresses while the
         // next part is read.
         while in_flight.len() < PARTS_IN_FLIGHT {
@@ -137,7 +137,7 @@ async fn upload_parts(
             }
             part_number += 1;
             if part_number as usize > MAX_PARTS {
-                return Err(Error::invalid(format!(
+                break 'parts Some(Error::invalid(format!(
                     "{label}: larger than S3's {MAX_PARTS} parts of {} MiB",
                     PART_SIZE / (1024 * 1024)
                 )));
@@ -165,19 +165,32 @@ async fn upload_parts(
                 ))
             }));
             if !last {
-                next = Some(read_part(source, label).await?);
+                match read_part(source, label).await {
+                    Ok(read) => next = Some(read),
+                    Err(error) => break 'parts Some(error),
+                }
             }
         }
         match in_flight.next().await {
             Some(joined) => {
-                let (size, part) =
-                    joined.map_err(|e| Error::Internal(format!("upload task: {e}")))??;
-                progress.add_bytes(size);
-                total += size;
-                completed.push(part);
+                match joined.map_err(|e| Error::Internal(format!("upload task: {e}"))) {
+                    Ok(Ok((size, part))) => {
+                        progress.add_bytes(size);
+                        total += size;
+                        completed.push(part);
+                    }
+                    Ok(Err(error)) | Err(error) => break 'parts Some(error),
+                }
             }
-            None => break,
+            None => break 'parts None,
         }
+    };
+    if let Some(error) = failure {
+        // The parts already sent finish first: the caller then aborts the upload, and S3 may keep a
+        // part that completes after AbortMultipartUpload (and bill for it). Dropping the handles
+        // would leave those tasks running, detached.
+        while in_flight.next().await.is_some() {}
+        return Err(error);
     }
     completed.sort_by_key(|p| p.part_number());
     Ok((total, completed))
