@@ -124,6 +124,8 @@ pub fn parse_json(text: &str, origin: &str) -> Result<Value> {
             format!("check quotes and brackets; {SOURCE_HINT}"),
         )
     };
+    // Editors on Windows start UTF-8 files with a byte-order mark, which is no JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let cleaned = blank_trailing_commas(text).map_err(invalid)?;
     serde_json::from_str::<UniqueKeys>(&cleaned)
         .map(|parsed| parsed.0)
@@ -272,6 +274,14 @@ mod tests {
 
     fn parse(text: &str) -> Result<Value> {
         parse_json(text, "--policy")
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_json() {
+        let value = parse_json("\u{feff}{\"Effect\": \"Allow\"}", "--policy").unwrap();
+        assert_eq!(value["Effect"], "Allow");
+        // Only at the start: inside a document it is still refused.
+        assert!(parse_json("{\"Effect\": \"Allow\"}\u{feff}", "--policy").is_err());
     }
 
     #[test]

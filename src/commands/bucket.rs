@@ -121,7 +121,7 @@ fn object_json(object: &aws_sdk_s3::types::Object, bucket: &str, urls: bool) -> 
     if urls {
         item.insert(
             "URL".into(),
-            json!(format!("https://s3.amazonaws.com/{bucket}/{key}")),
+            json!(crate::core::objects::object_url(bucket, key)),
         );
     }
     Value::Object(item)

@@ -74,6 +74,21 @@ pub fn local_target_for_key(key: &str) -> std::result::Result<LocalTarget<'_>, S
     }
 }
 
+/// `list-bucket --urls`: the object's URL as the Python tool builds it, with the key percent-encoded
+/// (every byte but RFC 3986's unreserved characters and `/`), so that a key with a space, `#`, `?` or
+/// `%` gives a URL that names it.
+pub fn object_url(bucket: &str, key: &str) -> String {
+    let mut url = format!("https://s3.amazonaws.com/{bucket}/");
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            url.push(byte as char);
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
+}
+
 /// Python's `fnmatch` (the Python tool's `--pattern`): `*` matches any run of characters, `/` included,
 /// `?` one character, `[abc]` / `[a-z]` / `[!abc]` a set; matching is case-sensitive (as on POSIX).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
@@ -482,6 +497,18 @@ mod tests {
         for key in ["/", "//", "./", "../", "a/../../", "/etc/", "a\\b/", "a//"] {
             assert!(local_target_for_key(key).is_err(), "{key:?} accepted");
         }
+    }
+
+    #[test]
+    fn object_urls_encode_what_a_url_cannot_hold() {
+        assert_eq!(
+            object_url("b", "dir/plain-file_1.~txt"),
+            "https://s3.amazonaws.com/b/dir/plain-file_1.~txt"
+        );
+        assert_eq!(
+            object_url("b", "sp ace#?&%+é.txt"),
+            "https://s3.amazonaws.com/b/sp%20ace%23%3F%26%25%2B%C3%A9.txt"
+        );
     }
 
     #[test]
