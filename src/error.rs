@@ -48,6 +48,13 @@ pub enum Error {
     /// Something s3creds did not expect.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A failure on this machine that is not the input's: standard output could not be written, or
+    /// an internal error that was given a hint (exit 1 either way).
+    #[error("{message}")]
+    Local {
+        message: String,
+        hint: Option<String>,
+    },
     /// A failure after some resources were already created: the user must know what exists now.
     #[error("{source}")]
     Partial {
@@ -112,19 +119,37 @@ impl Error {
                 let inner = std::mem::replace(source.as_mut(), Error::Internal(String::new()));
                 **source = inner.with_hint(new_hint);
             }
-            Error::Internal(_) => {}
+            // An internal error keeps its text and gains the hint: no hint is ever dropped (it may be
+            // what tells the user which issued key to delete).
+            Error::Internal(message) => {
+                return Error::Local {
+                    message: format!("internal error: {message}"),
+                    hint: Some(new_hint.into()),
+                }
+            }
+            Error::Local { hint, .. } => *hint = Some(new_hint.into()),
         }
         self
     }
 
-    /// Wrap this error with the list of things already deleted, unless that list is empty.
+    /// Wrap this error with the list of things already deleted (before those it lists already),
+    /// unless that list is empty.
     pub fn after_deleting(self, deleted: &[String]) -> Self {
         if deleted.is_empty() {
             return self;
         }
-        Error::PartlyDeleted {
-            source: Box::new(self),
-            deleted: deleted.to_vec(),
+        match self {
+            Error::PartlyDeleted {
+                source,
+                deleted: later,
+            } => Error::PartlyDeleted {
+                source,
+                deleted: deleted.iter().cloned().chain(later).collect(),
+            },
+            other => Error::PartlyDeleted {
+                source: Box::new(other),
+                deleted: deleted.to_vec(),
+            },
         }
     }
 
@@ -156,7 +181,7 @@ impl Error {
             Error::InvalidInput { .. } => exit_code::INVALID_INPUT,
             Error::AwsAuth { .. } => exit_code::AWS_AUTH,
             Error::Aws { .. } => exit_code::AWS_OTHER,
-            Error::Internal(_) => exit_code::INTERNAL,
+            Error::Internal(_) | Error::Local { .. } => exit_code::INTERNAL,
             Error::Partial { source, .. } => source.exit_code(),
             Error::PartlyDeleted { source, .. } => source.exit_code(),
         }
@@ -166,7 +191,8 @@ impl Error {
         match self {
             Error::InvalidInput { hint, .. }
             | Error::AwsAuth { hint, .. }
-            | Error::Aws { hint, .. } => hint.as_deref(),
+            | Error::Aws { hint, .. }
+            | Error::Local { hint, .. } => hint.as_deref(),
             Error::Partial { source, .. } => source.hint(),
             Error::PartlyDeleted { source, .. } => source.hint(),
             Error::Internal(_) => None,
@@ -227,6 +253,34 @@ mod tests {
             "error: PutUserPolicy: LimitExceeded: too big\nhint: use fewer buckets\n\
              already created before the failure (not rolled back):\n  - IAM user u"
         );
+    }
+
+    #[test]
+    fn every_kind_of_error_keeps_a_hint() {
+        let errors = [
+            Error::invalid("a"),
+            Error::aws("Op", "b"),
+            Error::AwsAuth {
+                operation: "Op".into(),
+                message: "c".into(),
+                hint: None,
+            },
+            Error::Internal("d".into()),
+            Error::Local {
+                message: "e".into(),
+                hint: None,
+            },
+            Error::invalid("f").after_creating(&["x".into()]),
+            Error::invalid("g").after_deleting(&["y".into()]),
+        ];
+        for error in errors {
+            let code = error.exit_code();
+            let text = error.to_string();
+            let hinted = error.with_hint("delete key AKIA1");
+            assert_eq!(hinted.hint(), Some("delete key AKIA1"), "{text}");
+            assert_eq!(hinted.exit_code(), code, "{text}");
+            assert!(hinted.to_string().contains(&text), "{text}");
+        }
     }
 
     #[test]

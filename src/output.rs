@@ -105,7 +105,10 @@ pub fn write_stdout(text: &str) -> Result<()> {
     stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(|e| Error::Internal(format!("cannot write to standard output: {e}")))
+        .map_err(|e| Error::Local {
+            message: format!("cannot write to standard output: {e}"),
+            hint: None,
+        })
 }
 
 pub use crate::core::policy::pretty_json;

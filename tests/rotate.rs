@@ -313,3 +313,91 @@ fn bad_input_is_refused_and_changes_nothing() {
         1
     );
 }
+
+/// `command` with a standard output nobody reads: the reading end is closed before it writes.
+fn with_stdout_closed(mut command: std::process::Command) -> Outcome {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    Outcome::from(child.wait_with_output().unwrap())
+}
+
+/// A new key whose secret could not be printed can never be used: it is deleted again, and the
+/// error says so, with what was deleted to make room for it; the old key is left as it was. The
+/// same for `create`, whose user and policy stay for the next run.
+#[test]
+fn a_key_that_could_not_be_printed_is_deleted_again() {
+    let moto = Moto::start();
+    let admin = Aws::new(&moto.url, &Keys::dummy());
+    let (user, old) = managed_user(&moto.url, &admin, "unprinted");
+    let inactive = second_key(&admin, &user, false);
+
+    let mut command = support::s3creds_std(&moto.url, &Keys::dummy());
+    command.args(["rotate", &user, "--replace-inactive", "--silent"]);
+    let outcome = with_stdout_closed(command);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("cannot write to standard output"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("could not be printed, so it was deleted again"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains(&format!(
+            "already deleted before the failure:\n  - access key {inactive} of user {user}\n  - \
+             access key "
+        )) && outcome.stderr.contains("(never printed)"),
+        "{}",
+        outcome.stderr
+    );
+    // Only the old key is left, still active.
+    assert_eq!(keys(&admin, &user), [(old, "Active".to_string())]);
+
+    let mut command = support::s3creds_std(&moto.url, &Keys::dummy());
+    command.args([
+        "create",
+        "unprinted",
+        "--username",
+        "fresh-user",
+        "--silent",
+    ]);
+    let outcome = with_stdout_closed(command);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("could not be printed, so it was deleted again"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(keys(&admin, "fresh-user").is_empty());
+}
+
+/// An old key deleted since it was listed (another rotate, or someone else) is reported as already
+/// gone, not as a failure to retire it.
+#[test]
+fn an_old_key_already_gone_is_said_and_is_no_failure() {
+    let moto = Moto::start();
+    let admin = Aws::new(&moto.url, &Keys::dummy());
+    let (user, old) = managed_user(&moto.url, &admin, "gone");
+    let proxy = Proxy::start(&moto);
+    proxy.fail_next("UpdateAccessKey", 1, 404, "NoSuchEntity");
+    let outcome = rotate(&proxy.url, &[&user]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains(&format!(
+            "Old access key {old} of user {user} was already gone"
+        )),
+        "{}",
+        outcome.stderr
+    );
+}

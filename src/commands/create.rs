@@ -28,63 +28,101 @@ pub fn run(args: &CreateArgs, aws_options: &AwsOptions) -> Result<()> {
         }
         None => {}
     }
-    let applied = crate::aws::block_on(async {
-        let aws = match AwsClients::load(aws_options).await {
-            Ok(aws) => aws,
-            Err(error) => {
-                return Err(crate::aws::apply::Failed {
-                    error,
-                    action: "load the AWS configuration",
-                    issued: None,
-                })
-            }
-        };
-        apply(
+    crate::aws::block_on(async {
+        let aws = AwsClients::load(aws_options).await?;
+        let applied = apply(
             &plan,
             &aws,
             Progress {
                 silent: args.silent,
             },
         )
-        .await
-    })?;
-    match applied {
-        Ok(applied) => print(&format, &applied.credentials),
-        Err(failed) => {
-            // AWS issued credentials before the failure: their secret is shown only once, so it is
-            // printed (as JSON) before the error is reported.
-            if let Some(credentials) = &failed.issued {
-                print(&CredentialFormat::BuiltIn(Format::Json), credentials)?;
-            }
-            match (&given_role, failed.action) {
-                (Some(role), "AssumeRole") => Err(role.explain_failure(failed.error)),
-                _ => Err(failed.error),
+        .await;
+        match applied {
+            Ok(applied) => print_or_withdraw(&aws, &format, &applied.credentials).await,
+            Err(failed) => {
+                // AWS issued credentials before the failure: their secret is shown only once, so it
+                // is printed (as JSON) before the error is reported.
+                if let Some(credentials) = &failed.issued {
+                    let json = CredentialFormat::BuiltIn(Format::Json);
+                    if let Err(unprinted) = print_or_withdraw(&aws, &json, credentials).await {
+                        // Both are said: what failed first, and what exists now.
+                        eprintln!("{}", failed.error.render());
+                        let created = match &failed.error {
+                            Error::Partial { created, .. } => created.clone(),
+                            _ => Vec::new(),
+                        };
+                        return Err(unprinted.after_creating(&created));
+                    }
+                }
+                match (&given_role, failed.action) {
+                    (Some(role), "AssumeRole") => Err(role.explain_failure(failed.error)),
+                    _ => Err(failed.error),
+                }
             }
         }
-    }
+    })?
+}
+
+/// How issued credentials reached standard output.
+pub(crate) enum Printed {
+    AsAsked,
+    /// A plugin format failed: they were printed as JSON instead, and this says why.
+    AsJsonInstead(Error),
 }
 
 /// Print issued credentials in `format`. If a plugin format fails, the credentials still reach stdout
 /// as JSON and the failure is reported: an issued secret must never be lost to a formatting problem.
-pub(crate) fn print(format: &CredentialFormat, credentials: &IssuedCredentials) -> Result<()> {
+/// An error means nothing reached standard output.
+pub(crate) fn print(format: &CredentialFormat, credentials: &IssuedCredentials) -> Result<Printed> {
     let text = match format.render(credentials) {
         Ok(text) => text,
         Err(error) => {
             let json = output::render(credentials, Format::Json)?;
-            write_stdout(&json).map_err(|e| unprinted(e, credentials))?;
-            return Err(error.with_hint(format!(
+            write_stdout(&json)?;
+            return Ok(Printed::AsJsonInstead(error.with_hint(format!(
                 "credentials {} were issued and printed above as JSON instead",
                 credentials.access_key_id()
-            )));
+            ))));
         }
     };
-    write_stdout(&text).map_err(|e| unprinted(e, credentials))
+    write_stdout(&text)?;
+    Ok(Printed::AsAsked)
 }
 
-/// The secret is shown only once: if it could not be written, say which key to delete.
-fn unprinted(error: Error, credentials: &IssuedCredentials) -> Error {
-    error.with_hint(format!(
-        "credentials {} were issued but could not be printed; delete them and run again",
-        credentials.access_key_id()
-    ))
+/// [`print`]; if nothing reached standard output, the secret is lost, so a new access key is deleted
+/// again (it could never be used) and the error says so, or names the key and the command that deletes
+/// it if that fails too. Temporary credentials expire by themselves.
+pub(crate) async fn print_or_withdraw(
+    aws: &AwsClients,
+    format: &CredentialFormat,
+    credentials: &IssuedCredentials,
+) -> Result<()> {
+    let error = match print(format, credentials) {
+        Ok(Printed::AsAsked) => return Ok(()),
+        Ok(Printed::AsJsonInstead(error)) => return Err(error),
+        Err(error) => error,
+    };
+    let IssuedCredentials::AccessKey(key) = credentials else {
+        return Err(error.with_hint(format!(
+            "the temporary credentials {} could not be printed; they expire by themselves: run \
+             the command again",
+            credentials.access_key_id()
+        )));
+    };
+    let (user, id) = (&key.user_name, &key.access_key_id);
+    Err(
+        match crate::aws::apply::rotate::delete_key(aws, user, id).await {
+            Ok(()) => error
+                .with_hint(format!(
+                    "the new access key {id} could not be printed, so it was deleted again; run \
+                     the command again"
+                ))
+                .after_deleting(&[format!("access key {id} of user {user} (never printed)")]),
+            Err(why) => error.with_hint(format!(
+                "the new access key {id} could not be printed, and deleting it failed ({why}): \
+                 delete it with `aws iam delete-access-key --user-name {user} --access-key-id {id}`"
+            )),
+        },
+    )
 }

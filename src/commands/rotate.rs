@@ -7,7 +7,7 @@
 use crate::aws::apply::{iam_delete, rotate, Progress};
 use crate::aws::{AwsClients, AwsOptions};
 use crate::cli::RotateArgs;
-use crate::commands::create::print;
+use crate::commands::create::print_or_withdraw;
 use crate::core::names;
 use crate::core::request::parse_wait;
 use crate::core::rotate::{plan_rotation, Replace};
@@ -49,7 +49,10 @@ pub fn run(args: &RotateArgs, aws_options: &AwsOptions) -> Result<()> {
         let rotation = plan_rotation(user_name, &keys, replace, args.delete_old)?;
         let new = rotate::create_new_key(&rotation, &aws, wait, progress).await?;
         let new_id = new.key.access_key_id.clone();
-        print(&format, &IssuedCredentials::AccessKey(new.key))?;
+        let made_room = new.made_room;
+        print_or_withdraw(&aws, &format, &IssuedCredentials::AccessKey(new.key))
+            .await
+            .map_err(|e| e.after_deleting(&made_room))?;
         if !new.authenticated {
             let old: Vec<String> = rotation
                 .old_keys
@@ -82,9 +85,12 @@ pub fn run(args: &RotateArgs, aws_options: &AwsOptions) -> Result<()> {
                     }
                 ),
             )
-            .with_hint(hint));
+            .with_hint(hint)
+            .after_deleting(&made_room));
         }
-        rotate::retire_old_keys(&rotation, &aws, progress).await?;
+        rotate::retire_old_keys(&rotation, &aws, progress)
+            .await
+            .map_err(|e| e.after_deleting(&made_room))?;
         Ok(())
     })?
 }

@@ -4,7 +4,7 @@
 
 use super::{iam, sts, Progress};
 use crate::aws::inventory::KeyUse;
-use crate::aws::{call_error, AwsClients};
+use crate::aws::{call_error, AwsClients, CallFailure};
 use crate::core::rotate::{KeyFacts, Rotation};
 use crate::credentials::AccessKey;
 use crate::error::Result;
@@ -41,6 +41,8 @@ pub async fn keys(aws: &AwsClients, user_name: &str) -> Result<Vec<KeyFacts>> {
 pub struct NewKey {
     pub key: AccessKey,
     pub authenticated: bool,
+    /// What was deleted to make room for it (said again if a later step fails).
+    pub made_room: Vec<String>,
 }
 
 /// Make room if needed, create the new key and wait for it. Retiring the old key is
@@ -72,7 +74,11 @@ pub async fn create_new_key(
     if authenticated && attempts > 1 {
         progress.say("The new access key authenticates");
     }
-    Ok(NewKey { key, authenticated })
+    Ok(NewKey {
+        key,
+        authenticated,
+        made_room: deleted,
+    })
 }
 
 /// Deactivate (or with `--delete-old` delete) the old keys. Returns what was done; a failure says
@@ -86,17 +92,24 @@ pub async fn retire_old_keys(
     let mut done = Vec::new();
     for (id, delete) in rotation.retire() {
         let outcome = if delete {
-            delete_key(aws, user_name, &id).await
+            let answer = aws
+                .iam
+                .delete_access_key()
+                .user_name(user_name)
+                .access_key_id(&id)
+                .send()
+                .await;
+            unless_gone(answer.map(|_| ()), &format!("DeleteAccessKey {id}"))
         } else {
-            aws.iam
+            let answer = aws
+                .iam
                 .update_access_key()
                 .user_name(user_name)
                 .access_key_id(&id)
                 .status(aws_sdk_iam::types::StatusType::Inactive)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(call_error(&format!("UpdateAccessKey {id}")))
+                .await;
+            unless_gone(answer.map(|_| ()), &format!("UpdateAccessKey {id}"))
         };
         let what = if delete {
             format!("deleted old access key {id}")
@@ -104,7 +117,15 @@ pub async fn retire_old_keys(
             format!("deactivated old access key {id}")
         };
         match outcome {
-            Ok(()) => {
+            // Deleted since it was listed (another rotate, or someone else): nothing to retire, but
+            // it is said, since what this run printed is then not the only change.
+            Ok(false) => {
+                progress.say(format!(
+                    "Old access key {id} of user {user_name} was already gone"
+                ));
+                done.push(format!("old access key {id} was already gone"));
+            }
+            Ok(true) => {
                 progress.say(format!("{} of user {user_name}", capitalised(&what)));
                 done.push(what);
             }
@@ -120,7 +141,29 @@ pub async fn retire_old_keys(
     Ok(done)
 }
 
-async fn delete_key(aws: &AwsClients, user_name: &str, id: &str) -> Result<()> {
+/// `Ok(true)` for a call that succeeded, `Ok(false)` if IAM no longer knows the key.
+fn unless_gone<E, R>(
+    answer: std::result::Result<(), aws_sdk_iam::error::SdkError<E, R>>,
+    operation: &str,
+) -> Result<bool>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: crate::aws::HasStatus + std::fmt::Debug + 'static,
+{
+    match answer {
+        Ok(()) => Ok(true),
+        Err(error) => {
+            let failure = CallFailure::from_sdk(&error);
+            if failure.is_not_found() {
+                Ok(false)
+            } else {
+                Err(failure.into_error(operation))
+            }
+        }
+    }
+}
+
+pub async fn delete_key(aws: &AwsClients, user_name: &str, id: &str) -> Result<()> {
     aws.iam
         .delete_access_key()
         .user_name(user_name)
