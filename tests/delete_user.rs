@@ -360,4 +360,55 @@ fn expired_deletes_only_managed_users_past_their_expiry() {
         again.stderr
     );
     assert_eq!(admin.user_names().len(), 3);
+    // A dry run with nothing to delete still prints its plan: JSON for --dry-run=json.
+    let empty = delete_user(&moto.url, &["--expired", "--dry-run=json"]);
+    empty.assert_success();
+    let plan: serde_json::Value = serde_json::from_str(&empty.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", empty.stdout));
+    assert_eq!(plan["steps"], serde_json::json!([]), "{plan}");
+}
+
+/// A virtual MFA device that could not be deleted after it was detached from the user is named,
+/// with the command that deletes it: running delete-user again would no longer find it.
+#[test]
+fn a_detached_mfa_device_left_behind_is_named_with_its_command() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(&moto);
+    let admin = Aws::new(&moto.url, &Keys::dummy());
+    let (user, _) = managed_user(&moto.url, &admin, "mfa-bucket");
+    let serial = admin.block_on(async {
+        let device = admin
+            .iam
+            .create_virtual_mfa_device()
+            .virtual_mfa_device_name("left-mfa")
+            .send()
+            .await
+            .unwrap();
+        let serial = device
+            .virtual_mfa_device()
+            .unwrap()
+            .serial_number()
+            .to_string();
+        admin
+            .iam
+            .enable_mfa_device()
+            .user_name(&user)
+            .serial_number(&serial)
+            .authentication_code1("123456")
+            .authentication_code2("654321")
+            .send()
+            .await
+            .unwrap();
+        serial
+    });
+    proxy.fail_next("DeleteVirtualMFADevice", 1, 500, "ServiceFailure");
+    let outcome = delete_user(&proxy.url, &[&user]);
+    outcome.assert_failure(5, "ServiceFailure");
+    assert!(
+        outcome.stderr.contains(&format!(
+            "`aws iam delete-virtual-mfa-device --serial-number {serial}`"
+        )),
+        "{}",
+        outcome.stderr
+    );
 }

@@ -30,7 +30,10 @@ pub fn run(args: &DeleteUserArgs, aws_options: &AwsOptions) -> Result<()> {
             }
             if expired.is_empty() {
                 progress.say("No s3creds user has expired: nothing to delete.");
-                return Ok(());
+                // A dry run still prints its (empty) plan: a script reading its JSON gets JSON.
+                if args.dry_run.is_none() {
+                    return Ok(());
+                }
             }
             expired
         } else {

@@ -188,10 +188,14 @@ pub fn check_deletable(users: &[UserFacts], force: bool) -> Result<()> {
 
 /// Names given twice would be deleted twice (the second time failing half-way): refuse them.
 pub fn check_distinct(names: &[String]) -> Result<()> {
+    // IAM user names are unique regardless of case: `U3` and `u3` are one user.
     for (index, name) in names.iter().enumerate() {
-        if names[..index].contains(name) {
+        if let Some(first) = names[..index]
+            .iter()
+            .find(|earlier| earlier.eq_ignore_ascii_case(name))
+        {
             return Err(Error::invalid_with_hint(
-                format!("user {name:?} is named twice"),
+                format!("user {name:?} is named twice ({first:?}: IAM names ignore case)"),
                 "name each user once",
             ));
         }
@@ -238,7 +242,9 @@ pub fn deletion_plan(users: &[UserFacts]) -> DeletePlan {
                 user_name: user_name(),
                 serial_number: serial.clone(),
             });
-            if serial.starts_with("arn:") {
+            // Only virtual devices have an ARN with `:mfa/`; a FIDO security key's is `:u2f/`, and
+            // a hardware device's serial is no ARN. Only the virtual ones are deleted.
+            if serial.starts_with("arn:") && serial.contains(":mfa/") {
                 steps.push(DeleteAction::DeleteVirtualMFADevice {
                     serial_number: serial.clone(),
                 });
@@ -361,7 +367,12 @@ mod tests {
         full.attached_policies = vec!["arn:aws:iam::aws:policy/X".into()];
         full.groups = vec!["g".into()];
         full.login_profile = true;
-        full.mfa_devices = vec!["arn:aws:iam::1:mfa/v".into(), "GAHT1234".into()];
+        // A virtual device, a hardware one and a FIDO security key: only the first is deleted.
+        full.mfa_devices = vec![
+            "arn:aws:iam::1:mfa/v".into(),
+            "GAHT1234".into(),
+            "arn:aws:iam::1:u2f/user/full/key-ABC".into(),
+        ];
         full.signing_certificates = vec!["C1".into()];
         full.ssh_public_keys = vec!["APKA1".into()];
         let plan = deletion_plan(&[full, user("bare")]);
@@ -377,6 +388,7 @@ mod tests {
                 "DeleteLoginProfile",
                 "DeactivateMFADevice",
                 "DeleteVirtualMFADevice",
+                "DeactivateMFADevice",
                 "DeactivateMFADevice",
                 "DeleteSigningCertificate",
                 "DeleteSSHPublicKey",
@@ -410,6 +422,8 @@ mod tests {
         assert!(check_deletable(&[user("ok"), person], true).is_ok());
         assert!(check_distinct(&["a".into(), "b".into(), "a".into()]).is_err());
         assert!(check_distinct(&["a".into(), "b".into()]).is_ok());
+        let error = check_distinct(&["U3".into(), "u3".into()]).unwrap_err();
+        assert!(error.to_string().contains("ignore case"), "{error}");
     }
 
     #[test]

@@ -194,6 +194,15 @@ pub async fn apply(plan: &DeletePlan, aws: &AwsClients, progress: Progress) -> R
                     ));
                 }
             }
+            if let DeleteAction::DeleteVirtualMFADevice { serial_number } = step {
+                // Deactivated already, the device is no longer the user's: a new run would not find
+                // it, so the way to finish is said here.
+                error = error.with_hint(format!(
+                    "the device is already detached from the user, so running delete-user again \
+                     will not find it: delete it with `aws iam delete-virtual-mfa-device \
+                     --serial-number {serial_number}`, then run delete-user again"
+                ));
+            }
             return Err(error.after_deleting(&deleted));
         }
         let what = step.describe();
