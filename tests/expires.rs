@@ -377,3 +377,43 @@ fn bad_expiry_values_are_refused_before_any_call() {
     );
     assert_eq!(admin.state(), before);
 }
+
+/// `--expires` for a user that already has other permissions would leave those forever (and
+/// `delete-user --expired` would later delete a user whose access never ended): refused, naming
+/// them, before any change.
+#[test]
+fn an_existing_user_with_other_permissions_is_refused_before_any_change() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(&moto);
+    let admin = Aws::new(&moto.url, &Keys::dummy());
+    admin.create_bucket("first-bucket");
+    admin.create_bucket("second-bucket");
+    let create = |args: &[&str]| {
+        run({
+            let mut c = s3creds(&proxy.url, &Keys::dummy());
+            c.args(["create", "--no-wait", "--username", "shared-user"])
+                .args(args);
+            c
+        })
+    };
+    create(&["first-bucket", "--read-only"]).assert_success();
+    let before = admin.state();
+    proxy.reset();
+    let outcome = create(&["second-bucket", "--expires", AT]);
+    outcome.assert_failure(3, "--expires cannot end the access of user shared-user");
+    assert!(
+        outcome
+            .stderr
+            .contains("it also has inline policy s3.read-only.first-bucket"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(admin.state(), before, "something changed");
+    for action in proxy.actions() {
+        assert!(
+            action.starts_with("Get") || action.starts_with("List") || action.starts_with("HEAD "),
+            "a mutating call was made: {action} in {:?}",
+            proxy.actions()
+        );
+    }
+}

@@ -113,6 +113,12 @@ pub enum Action {
     ListAccessKeys {
         user_name: String,
     },
+    /// With `--expires`, for a user that exists: it must have no permissions but `policy_name`
+    /// (which this run writes with the expiry), or its access would outlive the expiry.
+    ListUserPolicies {
+        user_name: String,
+        policy_name: String,
+    },
     GetRole {
         role_name: String,
     },
@@ -202,6 +208,7 @@ impl Action {
             Action::HeadBucket { .. } => "HeadBucket",
             Action::GetUser { .. } => "GetUser",
             Action::ListAccessKeys { .. } => "ListAccessKeys",
+            Action::ListUserPolicies { .. } => "ListUserPolicies",
             Action::GetRole { .. } => "GetRole",
             Action::CreateBucket { .. } => "CreateBucket",
             Action::PutPublicAccessBlock { .. } => "PutPublicAccessBlock",
@@ -227,6 +234,7 @@ impl Action {
             Action::HeadBucket { .. }
                 | Action::GetUser { .. }
                 | Action::ListAccessKeys { .. }
+                | Action::ListUserPolicies { .. }
                 | Action::GetRole { .. }
                 | Action::WaitForAccessKey { .. }
                 | Action::GetCallerIdentity
@@ -370,7 +378,7 @@ pub fn plan(request: &CreateRequest) -> Result<Plan> {
                 BoundaryChoice::Arn(arn) => Some(arn.clone()),
                 _ => None,
             };
-            discover.push(vec![
+            let mut user_lane = vec![
                 always(Action::GetUser {
                     user_name: user_name.clone(),
                     required_boundary,
@@ -381,7 +389,17 @@ pub fn plan(request: &CreateRequest) -> Result<Plan> {
                         user_name: user_name.clone(),
                     },
                 ),
-            ]);
+            ];
+            if scope.expiry().is_some() {
+                user_lane.push(when(
+                    When::UserExists,
+                    Action::ListUserPolicies {
+                        user_name: user_name.clone(),
+                        policy_name: policy_name.clone(),
+                    },
+                ));
+            }
+            discover.push(user_lane);
             stages.push(stage("discover", discover));
             if !bucket_lanes.is_empty() {
                 stages.push(stage("buckets", bucket_lanes));
@@ -798,6 +816,13 @@ pub fn describe(action: &Action) -> String {
         Action::ListAccessKeys { user_name } => {
             format!("ListAccessKeys {user_name}: it must have fewer than 2 keys")
         }
+        Action::ListUserPolicies {
+            user_name,
+            policy_name,
+        } => format!(
+            "ListUserPolicies, ListAttachedUserPolicies, ListGroupsForUser {user_name}: no \
+             permissions but {policy_name}, which expires"
+        ),
         Action::GetRole { role_name } => format!("GetRole {role_name}"),
         Action::CreateBucket { bucket, region } => format!("CreateBucket {bucket} in {region}"),
         Action::PutPublicAccessBlock { bucket, .. } => {

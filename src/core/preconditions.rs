@@ -167,6 +167,48 @@ pub fn check_room_for_access_key(user_name: &str, keys: &[ExistingKey]) -> Resul
     )))
 }
 
+/// Where an existing user's permissions come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserPermissions {
+    pub inline_policies: Vec<String>,
+    pub attached_policies: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+/// `create --expires` for an existing user: the expiry is written into `policy_name` only, so any
+/// other source of permissions would outlive it (and `delete-user --expired` would later delete a
+/// user whose access never ended). Refused, naming them, before anything changes.
+pub fn check_expiry_covers_user(
+    user_name: &str,
+    policy_name: &str,
+    permissions: &UserPermissions,
+) -> Result<()> {
+    let mut others: Vec<String> = permissions
+        .inline_policies
+        .iter()
+        .filter(|name| *name != policy_name)
+        .map(|name| format!("inline policy {name}"))
+        .collect();
+    others.extend(
+        permissions
+            .attached_policies
+            .iter()
+            .map(|arn| format!("managed policy {arn}")),
+    );
+    others.extend(permissions.groups.iter().map(|g| format!("group {g}")));
+    if others.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid_with_hint(
+        format!(
+            "--expires cannot end the access of user {user_name}: it also has {}, which would not \
+             expire",
+            others.join(", ")
+        ),
+        "pass another --username for credentials that expire, or remove those permissions first",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +308,30 @@ mod tests {
         );
         assert!(text.contains("AKIA2"), "{text}");
         assert_eq!(error.exit_code(), exit_code::AWS_OTHER);
+    }
+
+    #[test]
+    fn an_expiry_must_cover_every_permission_of_an_existing_user() {
+        let only_ours = UserPermissions {
+            inline_policies: vec!["s3.read-write.b".into()],
+            ..UserPermissions::default()
+        };
+        assert!(check_expiry_covers_user("u", "s3.read-write.b", &only_ours).is_ok());
+        assert!(
+            check_expiry_covers_user("u", "s3.read-write.b", &UserPermissions::default()).is_ok()
+        );
+        let more = UserPermissions {
+            inline_policies: vec!["s3.read-write.b".into(), "s3.read-only.a".into()],
+            attached_policies: vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()],
+            groups: vec!["readers".into()],
+        };
+        let error = check_expiry_covers_user("u", "s3.read-write.b", &more).unwrap_err();
+        assert_eq!(error.exit_code(), exit_code::INVALID_INPUT);
+        assert_eq!(
+            error.to_string(),
+            "--expires cannot end the access of user u: it also has inline policy s3.read-only.a, \
+             managed policy arn:aws:iam::aws:policy/ReadOnlyAccess, group readers, which would not \
+             expire"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The IAM calls of a plan. Each function is one request and its error mapping.
 
 use crate::aws::{call_error, AwsClients, CallFailure};
-use crate::core::preconditions::ExistingKey;
+use crate::core::preconditions::{ExistingKey, UserPermissions};
 use crate::core::tags::Tag;
 use crate::credentials::AccessKey;
 use crate::error::{Error, Result};
@@ -51,6 +51,52 @@ pub async fn list_access_keys(aws: &AwsClients, user_name: &str) -> Result<Vec<E
             created: k.create_date().and_then(|d| SystemTime::try_from(*d).ok()),
         })
         .collect())
+}
+
+/// Where a user's permissions come from: its inline policies, attached managed policies and groups.
+pub async fn permissions_of_user(aws: &AwsClients, user_name: &str) -> Result<UserPermissions> {
+    let iam = &aws.iam;
+    let operation = |name: &str| format!("{name} {user_name}");
+    let (inline, attached, groups) = futures::try_join!(
+        async {
+            iam.list_user_policies()
+                .user_name(user_name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(call_error(&operation("ListUserPolicies")))
+        },
+        async {
+            iam.list_attached_user_policies()
+                .user_name(user_name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(call_error(&operation("ListAttachedUserPolicies")))
+        },
+        async {
+            iam.list_groups_for_user()
+                .user_name(user_name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(call_error(&operation("ListGroupsForUser")))
+        },
+    )?;
+    Ok(UserPermissions {
+        inline_policies: inline,
+        attached_policies: attached
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_string))
+            .collect(),
+        groups: groups.iter().map(|g| g.group_name().to_string()).collect(),
+    })
 }
 
 /// The role's ARN, or None when it does not exist.

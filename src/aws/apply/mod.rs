@@ -240,6 +240,13 @@ impl Run<'_> {
                 let keys = iam::list_access_keys(aws, user_name).await?;
                 preconditions::check_room_for_access_key(user_name, &keys)?;
             }
+            Action::ListUserPolicies {
+                user_name,
+                policy_name,
+            } => {
+                let permissions = iam::permissions_of_user(aws, user_name).await?;
+                preconditions::check_expiry_covers_user(user_name, policy_name, &permissions)?;
+            }
             Action::GetRole { role_name } => {
                 if let Some(arn) = iam::get_role(aws, role_name).await? {
                     let mut facts = self.facts();
