@@ -342,6 +342,51 @@ fn expired_deletes_only_managed_users_past_their_expiry() {
         "not-ours",
         &[("s3creds:expires", "2020-01-01T00:00:00Z")],
     );
+    // An hour ago, written at +09:00: as text it sorts after now, as an instant it is past. `list`
+    // says expired, as `delete-user --expired` does; a tag that cannot be read is unknown.
+    let an_hour_ago_at_plus_nine = std::process::Command::new("date")
+        .args(["-u", "-d", "+8 hours", "+%Y-%m-%dT%H:%M:%S+09:00"])
+        .output()
+        .unwrap();
+    let an_hour_ago_at_plus_nine = String::from_utf8(an_hour_ago_at_plus_nine.stdout).unwrap();
+    tagged_user(
+        &admin,
+        "offset",
+        &[
+            managed,
+            ("s3creds:expires", an_hour_ago_at_plus_nine.trim()),
+        ],
+    );
+    tagged_user(
+        &admin,
+        "garbled",
+        &[managed, ("s3creds:expires", "garbage")],
+    );
+    let listed = run({
+        let mut c = s3creds(&moto.url, &Keys::dummy());
+        c.args(["list", "--json"]);
+        c
+    });
+    listed.assert_success();
+    let rows = listed.json();
+    let expired = |name: &str| {
+        rows["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["UserName"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed: {rows}"))["expired"]
+            .clone()
+    };
+    assert_eq!(expired("offset"), serde_json::json!(true));
+    assert_eq!(expired("garbled"), serde_json::Value::Null);
+    assert_eq!(expired("future"), serde_json::json!(false));
+    for name in ["offset", "garbled"] {
+        admin
+            .block_on(admin.iam.delete_user().user_name(name).send())
+            .unwrap();
+    }
+
     let dry = delete_user(&moto.url, &["--expired", "--dry-run"]);
     dry.assert_success();
     assert!(

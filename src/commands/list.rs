@@ -23,7 +23,7 @@ use crate::core::credential_report::{CredentialReport, ReportedUse};
 use crate::core::plan::ROLE_NAME;
 use crate::core::policy_reading::{read_policies, PolicyReading};
 use crate::core::tags::ManagedTags;
-use crate::core::time::{rfc3339, unix_seconds};
+use crate::core::time::unix_seconds;
 use crate::error::Result;
 use crate::listing_output::{indented_json, rfc3339_value, Listing, ListingFormat};
 use crate::output::write_stdout;
@@ -312,9 +312,12 @@ fn row(
         .as_ref()
         .and_then(|r| r.expires.clone())
         .or(tag_expiry);
+    // Compared as instants (a tag may carry an offset); one that cannot be read is unknown (null).
+    let now_seconds = unix_seconds(now);
     let expired = expires
-        .as_ref()
-        .and_then(|e| Some(rfc3339(now).ok()? >= *e));
+        .as_deref()
+        .and_then(crate::core::expiry::parse_rfc3339)
+        .map(|at| now_seconds >= at);
     let mut row = Map::new();
     row.insert("UserName".into(), json!(user.name));
     row.insert("Arn".into(), json!(user.arn));

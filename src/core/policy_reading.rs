@@ -28,8 +28,9 @@ pub struct PolicyReading {
     pub buckets: Vec<String>,
     /// Key prefixes (`foo/*`) of a generated policy; empty for the whole bucket and for `custom`.
     pub prefixes: Vec<String>,
-    /// The `DateLessThan aws:CurrentTime` instant of the Allow statements (the earliest, if they
-    /// differ).
+    /// When every Allow statement has ended: the latest of their `DateLessThan aws:CurrentTime`
+    /// instants, if each has one; none if any Allow statement never ends (the user's access does not
+    /// end then, however much of it does).
     pub expires: Option<String>,
 }
 
@@ -107,9 +108,19 @@ fn strip_expiry(statements: &[Value]) -> Stripped {
         })
         .collect();
     let instants: BTreeSet<&String> = found.iter().flatten().collect();
-    let uniform = instants.len() <= 1 && (instants.is_empty() || found.iter().all(Option::is_some));
-    // RFC 3339 instants in UTC sort as text.
-    let expires = instants.first().map(|s| s.to_string());
+    let every_allow_ends = !found.is_empty() && found.iter().all(Option::is_some);
+    let uniform = instants.len() <= 1 && (instants.is_empty() || every_allow_ends);
+    // Compared as instants, not as text: a condition written elsewhere may carry an offset. One
+    // that cannot be read counts as never ending.
+    let expires = if every_allow_ends {
+        instants
+            .iter()
+            .map(|text| crate::core::expiry::parse_rfc3339(text).map(|at| (at, text)))
+            .collect::<Option<Vec<_>>>()
+            .and_then(|parsed| parsed.into_iter().max().map(|(_, text)| text.to_string()))
+    } else {
+        None
+    };
     Stripped {
         statements,
         expires,
@@ -405,25 +416,26 @@ mod tests {
         assert_eq!(read.access, ScopeKind::Custom);
         assert_eq!(read.expires.as_deref(), Some("2027-01-31T12:00:00Z"));
 
-        // Only some Allow statements expire: not what --expires writes, and the expiry shown is the
-        // one that exists.
+        // Only some Allow statements expire: not what --expires writes, and the access as a whole
+        // never ends, so no expiry is shown.
         let mut document = generated(&["b1"], Access::ReadWrite, &[]);
         document["Statement"][0]["Condition"] =
             json!({EXPIRY_OPERATOR: {EXPIRY_KEY: "2027-01-31T12:00:00Z"}});
         let read = read_policies(&[document]);
         assert_eq!(read.access, ScopeKind::Custom);
-        assert_eq!(read.expires.as_deref(), Some("2027-01-31T12:00:00Z"));
+        assert_eq!(read.expires, None);
 
-        // Different instants: the earliest is when access starts to shrink.
+        // Different instants: access has ended at the latest. Compared as instants: an offset of
+        // +09:00 puts the text-wise latest one earlier.
         let mut document = expiring(
             generated(&["b1"], Access::ReadWrite, &[]),
             "2028-01-01T00:00:00Z",
         );
         document["Statement"][1]["Condition"][EXPIRY_OPERATOR][EXPIRY_KEY] =
-            json!("2027-06-01T00:00:00Z");
+            json!("2028-01-01T05:00:00+09:00");
         let read = read_policies(&[document]);
         assert_eq!(read.access, ScopeKind::Custom);
-        assert_eq!(read.expires.as_deref(), Some("2027-06-01T00:00:00Z"));
+        assert_eq!(read.expires.as_deref(), Some("2028-01-01T00:00:00Z"));
     }
 
     #[test]
