@@ -630,6 +630,36 @@ fn the_command_finds_no_credentials_in_the_users_files() {
         "{}",
         outcome.stderr
     );
+
+    // `AWS_CONFIG_FILE=/dev/null` (no config file) is given on as it is; a FIFO is refused, since
+    // what it holds cannot be looked at without taking it from the command.
+    let mut command = f.s3creds(&[
+        "exec",
+        BUCKET,
+        "--",
+        "sh",
+        "-c",
+        "echo \"$AWS_CONFIG_FILE\"",
+    ]);
+    command.env("AWS_CONFIG_FILE", "/dev/null");
+    let outcome = run_std(&mut command);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "/dev/null\n");
+    let fifo = f.home.path().join("config.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut command = f.s3creds(&["exec", BUCKET, "--", "true"]);
+    command.env("AWS_CONFIG_FILE", &fifo);
+    let outcome = run_std(&mut command);
+    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("cannot read the AWS config file"),
+        "{}",
+        outcome.stderr
+    );
 }
 
 /// `--statement -` and a statement from a pipe are read once, by `exec`: the endpoint process (whose

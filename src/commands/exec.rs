@@ -259,6 +259,11 @@ impl CommandFiles {
         let Some(config) = crate::aws_config_file::config_path() else {
             return Ok(files);
         };
+        // `AWS_CONFIG_FILE=/dev/null` is the usual way to say "no config file": a device holds no
+        // settings to remove (a pipe or anything else that is not a file is refused below).
+        if is_device(&config) {
+            return Ok(files);
+        }
         let text = match crate::files::read_own_file(&config) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
@@ -329,6 +334,19 @@ impl CommandFiles {
     fn hand_over(mut self) {
         self.tell();
         self.config_copy = None;
+    }
+}
+
+/// Whether `path` is a character device (`/dev/null`, or `NUL` on Windows).
+fn is_device(path: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device())
+    }
+    #[cfg(not(unix))]
+    {
+        path.as_os_str().eq_ignore_ascii_case("NUL")
     }
 }
 
