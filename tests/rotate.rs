@@ -110,7 +110,7 @@ fn the_new_key_works_and_is_printed_before_the_old_one_is_deactivated() {
             "GetUser",
             "ListUserTags",
             "ListAccessKeys",
-            "GetAccessKeyLastUsed",
+            // No GetAccessKeyLastUsed: with one key there is no choice to describe.
             "CreateAccessKey",
             "GetCallerIdentity",
             "UpdateAccessKey"
@@ -139,6 +139,14 @@ fn the_new_key_works_and_is_printed_before_the_old_one_is_deactivated() {
     );
     assert!(refused.stderr.contains("--replace-inactive"));
     assert_eq!(admin.state(), before);
+    // Without iam:GetAccessKeyLastUsed the refusal still names both keys, without their last use.
+    let proxy_refusing = Proxy::start(&moto);
+    proxy_refusing.fail_next("GetAccessKeyLastUsed", 2, 403, "AccessDenied");
+    let refused = rotate(&proxy_refusing.url, &[&user]);
+    refused.assert_failure(3, "already has 2 access keys");
+    for id in [&old, &new] {
+        assert!(refused.stderr.contains(id.as_str()), "{}", refused.stderr);
+    }
 
     // --replace-inactive --delete-old: the inactive key makes room, the previous one is deleted.
     proxy.reset();

@@ -105,20 +105,6 @@ pub struct KeyUse {
     pub as_of: Option<aws_sdk_iam::primitives::DateTime>,
 }
 
-/// A user's access keys with their last use, the last-use reads concurrently.
-pub async fn access_keys(aws: &AwsClients, user_name: &str) -> Result<Vec<KeyUse>> {
-    let keys = access_key_list(aws, user_name).await?;
-    try_join_all(keys.into_iter().map(|key| async move {
-        let last_used = key_last_used(aws, key.access_key_id().unwrap_or_default()).await?;
-        Ok(KeyUse {
-            key,
-            last_used,
-            as_of: None,
-        })
-    }))
-    .await
-}
-
 /// A user's access keys (ListAccessKeys), without their last use.
 pub async fn access_key_list(aws: &AwsClients, user_name: &str) -> Result<Vec<AccessKeyMetadata>> {
     aws.iam

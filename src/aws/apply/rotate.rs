@@ -12,7 +12,24 @@ use std::time::{Duration, SystemTime};
 
 /// The user's keys, with when and where each was last used (the reads `list` makes too).
 pub async fn keys(aws: &AwsClients, user_name: &str) -> Result<Vec<KeyFacts>> {
-    let keys = crate::aws::inventory::access_keys(aws, user_name).await?;
+    use crate::aws::inventory::{access_key_list, key_last_used};
+    let listed = access_key_list(aws, user_name).await?;
+    // Last use only describes the keys when two of them need a choice: a single key is rotated
+    // without asking (so `iam:GetAccessKeyLastUsed` is not needed for it), and a refused question
+    // leaves the description without it rather than stopping the rotation.
+    let describe = listed.len() >= 2;
+    let keys = futures::future::join_all(listed.into_iter().map(|key| async move {
+        let last_used = match (describe, key.access_key_id()) {
+            (true, Some(id)) => key_last_used(aws, id).await.ok().flatten(),
+            _ => None,
+        };
+        KeyUse {
+            key,
+            last_used,
+            as_of: None,
+        }
+    }))
+    .await;
     Ok(keys
         .into_iter()
         .map(|KeyUse { key, last_used, .. }| {
