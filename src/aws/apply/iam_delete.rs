@@ -45,7 +45,7 @@ pub async fn discover(aws: &AwsClients, user_name: &str) -> Result<UserFacts> {
     }
     let operation = |name: &str| format!("{name} {user_name}");
     let iam = &aws.iam;
-    let (managed, keys, inline, attached, groups, login, mfa, certificates, ssh) = futures::try_join!(
+    let (managed, keys, permissions, login, mfa, certificates, ssh) = futures::try_join!(
         managed_tags(aws, user_name),
         async {
             iam.list_access_keys()
@@ -57,36 +57,7 @@ pub async fn discover(aws: &AwsClients, user_name: &str) -> Result<UserFacts> {
                 .await
                 .map_err(call_error(&operation("ListAccessKeys")))
         },
-        async {
-            iam.list_user_policies()
-                .user_name(user_name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(call_error(&operation("ListUserPolicies")))
-        },
-        async {
-            iam.list_attached_user_policies()
-                .user_name(user_name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(call_error(&operation("ListAttachedUserPolicies")))
-        },
-        async {
-            iam.list_groups_for_user()
-                .user_name(user_name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(call_error(&operation("ListGroupsForUser")))
-        },
+        super::iam::permissions_of_user(aws, user_name),
         async {
             match iam.get_login_profile().user_name(user_name).send().await {
                 Ok(_) => Ok(true),
@@ -139,12 +110,9 @@ pub async fn discover(aws: &AwsClients, user_name: &str) -> Result<UserFacts> {
             .iter()
             .filter_map(|k| k.access_key_id().map(str::to_string))
             .collect(),
-        inline_policies: inline,
-        attached_policies: attached
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_string))
-            .collect(),
-        groups: groups.iter().map(|g| g.group_name().to_string()).collect(),
+        inline_policies: permissions.inline_policies,
+        attached_policies: permissions.attached_policies,
+        groups: permissions.groups,
         login_profile: login,
         mfa_devices: mfa.iter().map(|d| d.serial_number().to_string()).collect(),
         signing_certificates: certificates
