@@ -284,6 +284,16 @@ fn put_object_and_get_object() {
         ["page.html", "saved.html"],
         "a temporary file was left behind"
     );
+    // A folder as -o (existing, or a new name ending in /) is refused before anything is fetched.
+    let new_folder = format!("{}/new-folder/", local.path().display());
+    for folder in [local.path().to_str().unwrap(), new_folder.as_str()] {
+        s3c(
+            &moto.url,
+            &["get-object", "single", "page.html", "-o", folder],
+        )
+        .assert_failure(3, "is a folder");
+    }
+    assert_eq!(tree(local.path()), ["page.html", "saved.html"]);
     s3c(
         &moto.url,
         &["put-object", "single", "k", "/nonexistent/file.txt"],

@@ -66,8 +66,17 @@ async fn download_to_file(
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if path.is_dir() {
-        return Err(Error::invalid(format!("{label}: is a folder")));
+    // Before anything is downloaded: a folder (or a name ending in a separator, which only a folder
+    // can have) cannot be the file.
+    let names_a_folder = path
+        .as_os_str()
+        .to_string_lossy()
+        .ends_with(std::path::MAIN_SEPARATOR);
+    if path.is_dir() || names_a_folder {
+        return Err(Error::invalid_with_hint(
+            format!("{label}: is a folder"),
+            "give -o the path of the file to write",
+        ));
     }
     let (temporary, file) = crate::files::create_unique(&folder, DOWNLOAD_PREFIX).map_err(|e| {
         Error::invalid(format!(
