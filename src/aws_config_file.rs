@@ -8,7 +8,7 @@ use std::path::PathBuf;
 /// The AWS config file: `AWS_CONFIG_FILE`, else `~/.aws/config`.
 pub fn config_path() -> Option<PathBuf> {
     if let Some(path) = crate::env::var_os(crate::env::AWS_CONFIG_FILE) {
-        return Some(PathBuf::from(path));
+        return Some(expand_home(path));
     }
     directories::BaseDirs::new().map(|d| d.home_dir().join(".aws").join("config"))
 }
@@ -16,9 +16,28 @@ pub fn config_path() -> Option<PathBuf> {
 /// The shared credentials file: `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
 pub fn credentials_path() -> Option<PathBuf> {
     if let Some(path) = crate::env::var_os(crate::env::AWS_SHARED_CREDENTIALS_FILE) {
-        return Some(PathBuf::from(path));
+        return Some(expand_home(path));
     }
     directories::BaseDirs::new().map(|d| d.home_dir().join(".aws").join("credentials"))
+}
+
+/// A leading `~` (alone, or before a separator) is the home folder, as aws-config and botocore
+/// read these variables: the file s3creds reads, fingerprints and edits must be the one the SDKs use.
+fn expand_home(path: std::ffi::OsString) -> PathBuf {
+    let home = || directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf());
+    let Some(text) = path.to_str() else {
+        return PathBuf::from(path);
+    };
+    let rest = if text == "~" {
+        Some("")
+    } else {
+        text.strip_prefix("~/")
+            .or_else(|| text.strip_prefix(&format!("~{}", std::path::MAIN_SEPARATOR)))
+    };
+    match (rest, home()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
 }
 
 /// The section header of a profile in the config file (`[default]` has no `profile ` prefix).
@@ -204,6 +223,18 @@ pub fn without_credential_settings(text: &str) -> (String, Vec<String>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_leading_tilde_is_the_home_folder_as_the_sdks_read_it() {
+        let home = directories::BaseDirs::new()
+            .unwrap()
+            .home_dir()
+            .to_path_buf();
+        assert_eq!(expand_home("~/creds".into()), home.join("creds"));
+        assert_eq!(expand_home("~".into()), home);
+        assert_eq!(expand_home("/abs/~/x".into()), PathBuf::from("/abs/~/x"));
+        assert_eq!(expand_home("~other/x".into()), PathBuf::from("~other/x"));
+    }
+
     #[test]
     fn profile_names_are_read_from_headers_only() {
         let config = "[default]\nregion = x\n[profile dev]\n# [profile commented]\n\

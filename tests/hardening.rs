@@ -114,6 +114,7 @@ fn switching_the_credentials_file_switches_the_cache_entry() {
     .unwrap();
     let serve = |file: &std::path::Path| {
         let mut command = s3creds(home.path(), &proxy.url);
+        // `~/...` is the home folder, as the SDKs read the variable.
         command
             .env("AWS_SHARED_CREDENTIALS_FILE", file)
             .env("AWS_REGION", "us-east-1")
@@ -148,6 +149,28 @@ fn switching_the_credentials_file_switches_the_cache_entry() {
     proxy.reset();
     let edited = serve(&first);
     assert_ne!(edited["AccessKeyId"], a["AccessKeyId"]);
+    // Named as `~/first`, as the SDKs read it: cached while the file is unchanged, a new entry once
+    // it is edited (the fingerprint is the real file's, not that of a path that does not exist).
+    let tilde = std::path::Path::new("~/first");
+    let cached = serve(tilde);
+    proxy.reset();
+    assert_eq!(serve(tilde)["AccessKeyId"], cached["AccessKeyId"]);
+    assert!(proxy.actions().is_empty(), "{:?}", proxy.actions());
+    std::fs::write(
+        &first,
+        "[default]\naws_access_key_id = AKIAFOURTHIDENTITY4\naws_secret_access_key = four\n",
+    )
+    .unwrap();
+    proxy.reset();
+    let fourth = serve(tilde);
+    assert_ne!(fourth["AccessKeyId"], cached["AccessKeyId"]);
+    let signers: Vec<String> = proxy
+        .calls()
+        .iter()
+        .filter(|c| c["action"] == "AssumeRole")
+        .map(|c| c["access_key_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(signers, ["AKIAFOURTHIDENTITY4"]);
 }
 
 /// Class 10: helpers waiting for a slow fetch keep waiting while its holder is alive.
