@@ -208,6 +208,16 @@ pub struct ServeArgs {
     pub role: Box<RoleOptions>,
 }
 
+/// An option and its value as words that parse back: `--flag=value` when the value starts with `-`
+/// (as two words it would be read as another option), else `--flag value`.
+pub fn option_words(flag: &str, value: &str) -> Vec<String> {
+    if value.starts_with('-') {
+        vec![format!("{flag}={value}")]
+    } else {
+        vec![flag.to_string(), value.to_string()]
+    }
+}
+
 impl ServeArgs {
     /// The words after `serve` that parse back into exactly these arguments. `profile add` writes its
     /// credential_process line from this. Every field is destructured, so a new `serve` option does not
@@ -223,8 +233,8 @@ impl ServeArgs {
         } = self;
         let mut words = buckets.clone();
         words.extend(policy.to_argv());
-        words.extend(["--duration".into(), duration.clone()]);
-        words.extend(["--refresh-window".into(), refresh_window.clone()]);
+        words.extend(option_words("--duration", duration));
+        words.extend(option_words("--refresh-window", refresh_window));
         if *no_cache {
             words.push("--no-cache".into());
         }
@@ -251,16 +261,16 @@ impl PolicyOptions {
             words.push("--write-only".to_string());
         }
         for prefix in prefixes {
-            words.extend(["--prefix".to_string(), prefix.clone()]);
+            words.extend(option_words("--prefix", prefix));
         }
         if let Some(policy) = policy {
-            words.extend(["--policy".to_string(), policy.clone()]);
+            words.extend(option_words("--policy", policy));
         }
         for statement in statements {
-            words.extend(["--statement".to_string(), statement.clone()]);
+            words.extend(option_words("--statement", statement));
         }
         for preset in presets {
-            words.extend(["--preset".to_string(), preset.clone()]);
+            words.extend(option_words("--preset", preset));
         }
         words
     }
@@ -572,10 +582,10 @@ impl RoleOptions {
         } = self;
         let mut words = Vec::new();
         if let Some(arn) = role_arn {
-            words.extend(["--role-arn".to_string(), arn.clone()]);
+            words.extend(option_words("--role-arn", arn));
         }
         if let Some(id) = external_id {
-            words.extend(["--external-id".to_string(), id.clone()]);
+            words.extend(option_words("--external-id", id));
         }
         words
     }
@@ -819,7 +829,22 @@ mod tests {
         .map(|w| w.to_string())
         .collect();
         let defaults: Vec<String> = ["serve", "b-one"].iter().map(|w| w.to_string()).collect();
-        for words in [every_option, with_policy, defaults] {
+        // Values that start with `-`, given as `--flag=value`: written back the same way, since as
+        // two words they would be read as options.
+        let dashed: Vec<String> = [
+            "--profile=-p",
+            "serve",
+            "b-one",
+            "--prefix=-x/",
+            "--statement=-",
+            "--external-id=-ext",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/r",
+        ]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+        for words in [every_option, with_policy, defaults, dashed] {
             let (aws, args) = serve_args(parse(&words));
             let mut written = aws.to_argv();
             written.push("serve".into());

@@ -66,7 +66,7 @@ impl AwsOptions {
             ("--operation-timeout", operation_timeout),
         ] {
             if let Some(value) = value {
-                words.extend([flag.to_string(), value.clone()]);
+                words.extend(crate::cli::option_words(flag, value));
             }
         }
         words
