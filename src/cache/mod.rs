@@ -99,25 +99,26 @@ impl CredentialCache {
     /// (given the role remembered for this source, if any), at most one fetch at a time per key
     /// across processes.
     ///
-    /// A process that finds another one fetching waits up to `single_flight_wait` for it: waiting is
-    /// cheap (the kernel releases a dead holder's lock at once), and a second fetch is what single
-    /// flight exists to avoid. Give it the bound the holder's own fetch has.
+    /// `bound` is the whole call's: a process that finds another one fetching waits for it within
+    /// the bound (waiting is cheap, the kernel releases a dead holder's lock at once, and a second
+    /// fetch is what single flight exists to avoid), and `fetch` is given what is left of it, so a
+    /// waiter that ends up fetching itself still answers within the bound, not twice it.
     pub fn get_or_fetch(
         &self,
         key: &CacheKey,
         refresh_window: Duration,
-        single_flight_wait: Duration,
-        fetch: impl FnOnce(Option<String>) -> Result<Fetched>,
+        bound: Duration,
+        fetch: impl FnOnce(Option<String>, Duration) -> Result<Fetched>,
     ) -> Result<SessionCredentials> {
+        let deadline = std::time::Instant::now() + bound;
         if let Some(credentials) = self.fresh(key, refresh_window) {
             return Ok(credentials);
         }
         // Miss: one process fetches, the others wait for it and then read what it stored.
         let _lock = match (&self.store, &self.dir) {
-            (Some(_), Some(dir)) => store::lock(
-                &dir.join("locks").join(format!("{}.lock", key.name)),
-                single_flight_wait,
-            ),
+            (Some(_), Some(dir)) => {
+                store::lock(&dir.join("locks").join(format!("{}.lock", key.name)), bound)
+            }
             _ => None,
         };
         if let Some(credentials) = self.fresh(key, refresh_window) {
@@ -127,7 +128,10 @@ impl CredentialCache {
             .dir
             .as_ref()
             .and_then(|dir| Index::read(dir).roles.get(&key.source_id).cloned());
-        let fetched = fetch(remembered_role)?;
+        let fetched = fetch(
+            remembered_role,
+            deadline.saturating_duration_since(std::time::Instant::now()),
+        )?;
         if !record::is_fresh(&fetched.credentials, refresh_window, SystemTime::now()) {
             return Err(Error::Internal(
                 "AWS issued credentials that expire within the refresh window".into(),

@@ -83,18 +83,35 @@ impl Session {
             &self.key,
             self.request.refresh_window,
             self.fetch_bound,
-            |remembered_role| match &self.role {
-                Some(role) => {
-                    fetch_given_role(&self.request, &self.aws_options, role, self.fetch_bound)
+            |remembered_role, left| {
+                let bound = Bound {
+                    total: self.fetch_bound,
+                    left,
+                };
+                match &self.role {
+                    Some(role) => fetch_given_role(&self.request, &self.aws_options, role, bound),
+                    None => fetch(&self.request, &self.aws_options, remembered_role, bound),
                 }
-                None => fetch(
-                    &self.request,
-                    &self.aws_options,
-                    remembered_role,
-                    self.fetch_bound,
-                ),
             },
         )
+    }
+}
+
+/// The time a fetch has: what is `left` of the whole `total` (a waiter for another process's fetch
+/// has used some of it), which the error names when it runs out.
+#[derive(Clone, Copy)]
+struct Bound {
+    total: Duration,
+    left: Duration,
+}
+
+impl Bound {
+    fn run<T>(self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        crate::aws::block_on(async {
+            tokio::time::timeout(self.left, work)
+                .await
+                .unwrap_or_else(|_| Err(crate::aws::transport::serve_gave_up(self.total)))
+        })?
     }
 }
 
@@ -104,7 +121,7 @@ fn fetch_given_role(
     request: &ServeRequest,
     aws_options: &AwsOptions,
     role: &GivenRole,
-    total: Duration,
+    bound: Bound,
 ) -> Result<Fetched> {
     let plan = role.apply_to(plan::session_plan(
         &request.scope,
@@ -124,11 +141,7 @@ fn fetch_given_role(
             Err(failed) => Err(failed.error),
         }
     };
-    crate::aws::block_on(async {
-        tokio::time::timeout(total, work)
-            .await
-            .unwrap_or_else(|_| Err(crate::aws::transport::serve_gave_up(total)))
-    })?
+    bound.run(work)
 }
 
 /// One AssumeRole with the remembered role (beside HeadBucket for every bucket, so a request gets the
@@ -138,10 +151,10 @@ fn fetch(
     request: &ServeRequest,
     aws_options: &AwsOptions,
     remembered_role: Option<String>,
-    total: Duration,
+    bound: Bound,
 ) -> Result<Fetched> {
     let session_name = request.session_name();
-    // Each AWS call has its own bounds; `total` bounds them all together, so that an SDK waiting on
+    // Each AWS call has its own bounds; `bound` limits them all together, so that an SDK waiting on
     // this helper gets an answer before it gives up on it.
     let work = async {
         let aws = AwsClients::load(aws_options).await?;
@@ -170,11 +183,7 @@ fn fetch(
         )?;
         fetched(apply(&cold, &aws, silent).await?)
     };
-    crate::aws::block_on(async {
-        tokio::time::timeout(total, work)
-            .await
-            .unwrap_or_else(|_| Err(crate::aws::transport::serve_gave_up(total)))
-    })?
+    bound.run(work)
 }
 
 fn fetched(applied: crate::aws::apply::Applied) -> Result<Fetched> {
