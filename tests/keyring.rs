@@ -90,6 +90,8 @@ fn kernel_keyring_entries_expire_with_their_credentials() {
         .collect();
     assert_eq!(entries.len(), 1, "{}", outcome.stdout);
     let columns: Vec<&str> = entries[0].split_whitespace().collect();
+    // Rights for the owning user only: not for whoever else possesses the session keyring.
+    assert_eq!(columns[4], "003f0000", "{}", entries[0]);
     let timeout = timeout_seconds(columns[3])
         .unwrap_or_else(|| panic!("the entry has no timeout: {}", entries[0]));
     let expiration = documents[0]["Expiration"].as_str().unwrap();

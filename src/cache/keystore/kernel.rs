@@ -11,8 +11,13 @@
 //! processes by days.
 
 use super::{Backend, SERVICE};
-use linux_keyutils::{KeyError, KeyRing, KeyRingIdentifier};
+use linux_keyutils::{KeyError, KeyPermissions, KeyRing, KeyRingIdentifier};
 use std::time::SystemTime;
+
+/// Every right for the key's owner (view, read, write, search, link, setattr), none for a possessor,
+/// the group or anyone else. The kernel adds possessor rights to the caller's own, so the owner keeps
+/// all of them, and another user who possesses the key through a shared keyring gets none.
+const OWNER_ONLY: u32 = 0x003f_0000;
 
 pub struct KernelKeyring {
     ring: KeyRing,
@@ -94,6 +99,13 @@ impl Backend for KernelKeyring {
                 let _ = key.invalidate();
                 return Err(format!("cannot set the entry's timeout: {e}"));
             }
+        }
+        // The kernel's default gives every *possessor* of the key all rights, and a session keyring
+        // can be shared with another user (sudo without pam_keyinit keeps the caller's): that user
+        // could read the secret. Only the owning user keeps any right; possession adds none.
+        if let Err(e) = key.set_perms(KeyPermissions::from_u32(OWNER_ONLY)) {
+            let _ = key.invalidate();
+            return Err(format!("cannot make the entry private to this user: {e}"));
         }
         Ok(())
     }
