@@ -538,3 +538,36 @@ fn concurrent_serves_all_reach_the_cache_index() {
         .collect();
     assert!(names.is_empty(), "{names:?}");
 }
+
+/// `cache clear` that cannot open the keyring the entries are in removes nothing and says so,
+/// instead of forgetting the index and reporting entries removed that are still there.
+#[test]
+fn cache_clear_without_its_keyring_is_an_error_and_keeps_the_index() {
+    let home = Home::new();
+    let cache = home.dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    chmod(&cache, 0o700);
+    let index = r#"{"entries":[{"key":"v1-abc","buckets":["b"],"access":"read-only","expiration":"2099-01-01T00:00:00Z","backend":"kernel (keyutils)"}],"roles":{}}"#;
+    std::fs::write(cache.join("index.json"), index).unwrap();
+    let outcome = run_std(
+        home.command(&["cache", "clear"])
+            .env("S3CREDS_KEYRING", "no-such-keyring"),
+    );
+    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("cannot open the keyring the cache is in"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("nothing was removed"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(cache.join("index.json")).unwrap(),
+        index
+    );
+}

@@ -84,12 +84,21 @@ impl CredentialCache {
         let dir = cache_dir()
             .ok_or_else(|| Error::no_home("the cache directory", crate::env::CACHE_DIR))?;
         private_dir(&dir).map_err(|e| crate::files::to_error(e, "cannot use the cache folder"))?;
+        // `cache clear` with no keyring it can open would forget the entries without deleting them
+        // (and say it removed them): it is an error there, naming why.
+        let store = if with_keyring {
+            Some(KeyStore::open().map_err(|reason| {
+                Error::invalid_with_hint(
+                    format!("cannot open the keyring the cache is in: {reason}"),
+                    "run `cache clear` where `serve` runs (the same S3CREDS_KEYRING and login \
+                     session); nothing was removed",
+                )
+            })?)
+        } else {
+            None
+        };
         Ok(CredentialCache {
-            store: if with_keyring {
-                KeyStore::open().ok()
-            } else {
-                None
-            },
+            store,
             dir: Some(dir),
             notice: None.into(),
         })
