@@ -571,3 +571,25 @@ fn cache_clear_without_its_keyring_is_an_error_and_keeps_the_index() {
         index
     );
 }
+
+/// A config file its owner made read-only is left as it is, not replaced by a rename.
+#[test]
+fn a_read_only_config_is_refused_and_left_as_it_is() {
+    let home = Home::new();
+    let config = home.config();
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[default]\nregion = us-east-1\n").unwrap();
+    chmod(&config, 0o400);
+    let outcome = run_std(&mut home.command(&["profile", "add", "ro", "files-bucket"]));
+    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("is read-only (mode 400)"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "[default]\nregion = us-east-1\n"
+    );
+    assert_eq!(mode(&config), 0o400);
+}

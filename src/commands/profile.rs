@@ -278,8 +278,24 @@ fn backup(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Replace the file atomically, keeping its permissions (0600 when new).
+/// Replace the file atomically, keeping its permissions (0600 when new). A file its owner made
+/// read-only is refused: a rename would replace it all the same, against what the mode says (and
+/// the AWS CLI, which writes into the file, fails there too).
 fn write_config(real_path: &Path, text: &str) -> Result<()> {
+    #[cfg(unix)]
+    if let Ok(metadata) = std::fs::metadata(real_path) {
+        use std::os::unix::fs::PermissionsExt;
+        if metadata.permissions().mode() & 0o200 == 0 {
+            return Err(Error::invalid_with_hint(
+                format!(
+                    "{} is read-only (mode {:o}): it was left as it is",
+                    real_path.display(),
+                    metadata.permissions().mode() & 0o777
+                ),
+                format!("make it writable first (chmod u+w {})", real_path.display()),
+            ));
+        }
+    }
     files::write_atomic(real_path, text.as_bytes())
         .map_err(|e| files::to_error(e, &format!("cannot write {}", real_path.display())))
 }
