@@ -97,6 +97,16 @@ fn absurd_numbers_are_refused_before_any_aws_call() {
 
 /// Class 9: two credentials files with two identities and no keys in the environment: switching
 /// AWS_SHARED_CREDENTIALS_FILE must not serve the first identity's cached credentials.
+/// The access key that signed each AssumeRole the proxy saw.
+fn assume_role_signers(proxy: &support::Proxy) -> Vec<String> {
+    proxy
+        .calls()
+        .iter()
+        .filter(|c| c["action"] == "AssumeRole")
+        .map(|c| c["access_key_id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 #[test]
 fn switching_the_credentials_file_switches_the_cache_entry() {
     let (_moto, proxy, home) = setup("ident-bucket");
@@ -128,13 +138,7 @@ fn switching_the_credentials_file_switches_the_cache_entry() {
         a["AccessKeyId"], b["AccessKeyId"],
         "served the first identity's credentials"
     );
-    let signers: Vec<String> = proxy
-        .calls()
-        .iter()
-        .filter(|c| c["action"] == "AssumeRole")
-        .map(|c| c["access_key_id"].as_str().unwrap_or_default().to_string())
-        .collect();
-    assert_eq!(signers, ["AKIASECONDIDENTITY2"]);
+    assert_eq!(assume_role_signers(&proxy), ["AKIASECONDIDENTITY2"]);
     // Back to the first file: its entry is still cached.
     proxy.reset();
     let again = serve(&first);
@@ -164,13 +168,7 @@ fn switching_the_credentials_file_switches_the_cache_entry() {
     proxy.reset();
     let fourth = serve(tilde);
     assert_ne!(fourth["AccessKeyId"], cached["AccessKeyId"]);
-    let signers: Vec<String> = proxy
-        .calls()
-        .iter()
-        .filter(|c| c["action"] == "AssumeRole")
-        .map(|c| c["access_key_id"].as_str().unwrap_or_default().to_string())
-        .collect();
-    assert_eq!(signers, ["AKIAFOURTHIDENTITY4"]);
+    assert_eq!(assume_role_signers(&proxy), ["AKIAFOURTHIDENTITY4"]);
 }
 
 /// Class 10: helpers waiting for a slow fetch keep waiting while its holder is alive.
