@@ -549,23 +549,12 @@ fn cache_clear_without_its_keyring_is_an_error_and_keeps_the_index() {
     chmod(&cache, 0o700);
     let index = r#"{"entries":[{"key":"v1-abc","buckets":["b"],"access":"read-only","expiration":"2099-01-01T00:00:00Z","backend":"kernel (keyutils)"}],"roles":{}}"#;
     std::fs::write(cache.join("index.json"), index).unwrap();
-    let outcome = run_std(
+    run_std(
         home.command(&["cache", "clear"])
             .env("S3CREDS_KEYRING", "no-such-keyring"),
-    );
-    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
-    assert!(
-        outcome
-            .stderr
-            .contains("cannot open the keyring the cache is in"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.stderr.contains("nothing was removed"),
-        "{}",
-        outcome.stderr
-    );
+    )
+    .assert_failure(3, "cannot open the keyring the cache is in")
+    .assert_failure(3, "nothing was removed");
     assert_eq!(
         std::fs::read_to_string(cache.join("index.json")).unwrap(),
         index
@@ -580,13 +569,8 @@ fn a_read_only_config_is_refused_and_left_as_it_is() {
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     std::fs::write(&config, "[default]\nregion = us-east-1\n").unwrap();
     chmod(&config, 0o400);
-    let outcome = run_std(&mut home.command(&["profile", "add", "ro", "files-bucket"]));
-    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
-    assert!(
-        outcome.stderr.contains("is read-only (mode 400)"),
-        "{}",
-        outcome.stderr
-    );
+    run_std(&mut home.command(&["profile", "add", "ro", "files-bucket"]))
+        .assert_failure(3, "is read-only (mode 400)");
     assert_eq!(
         std::fs::read_to_string(&config).unwrap(),
         "[default]\nregion = us-east-1\n"

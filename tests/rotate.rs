@@ -346,12 +346,7 @@ fn a_key_that_could_not_be_printed_is_deleted_again() {
     let mut command = support::s3creds_std(&moto.url, &Keys::dummy());
     command.args(["rotate", &user, "--replace-inactive", "--silent"]);
     let outcome = with_stdout_closed(command);
-    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
-    assert!(
-        outcome.stderr.contains("cannot write to standard output"),
-        "{}",
-        outcome.stderr
-    );
+    outcome.assert_failure(1, "cannot write to standard output");
     assert!(
         outcome
             .stderr
@@ -378,15 +373,7 @@ fn a_key_that_could_not_be_printed_is_deleted_again() {
         "fresh-user",
         "--silent",
     ]);
-    let outcome = with_stdout_closed(command);
-    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
-    assert!(
-        outcome
-            .stderr
-            .contains("could not be printed, so it was deleted again"),
-        "{}",
-        outcome.stderr
-    );
+    with_stdout_closed(command).assert_failure(1, "could not be printed, so it was deleted again");
     assert!(keys(&admin, "fresh-user").is_empty());
 }
 
